@@ -1,0 +1,135 @@
+package pool
+
+import (
+	"sync"
+	"testing"
+	"time"
+)
+
+const sec = int64(time.Second)
+
+func TestBackendZeroState(t *testing.T) {
+	b := &Backend{ID: "s1", Addr: "127.0.0.1:1"}
+	if !b.Healthy() || b.Draining() || b.Ejected(0) || b.Full() || !b.Available(0) {
+		t.Fatalf("zero Backend: healthy=%v draining=%v ejected=%v full=%v available=%v",
+			b.Healthy(), b.Draining(), b.Ejected(0), b.Full(), b.Available(0))
+	}
+}
+
+func TestBackendAvailableWords(t *testing.T) {
+	b := &Backend{ID: "s1", Addr: "127.0.0.1:1"}
+	b.SetHealthy(false)
+	if b.Healthy() || b.Available(0) {
+		t.Fatal("unhealthy backend is available")
+	}
+	b.SetHealthy(true)
+	b.SetDraining(true)
+	if !b.Healthy() || b.Available(0) {
+		t.Fatal("draining backend: want healthy and not available")
+	}
+	b.SetDraining(false)
+	if !b.Available(0) {
+		t.Fatal("restored backend not available")
+	}
+}
+
+func TestBackoffGrowthAndRecovery(t *testing.T) {
+	b := &Backend{ID: "s1", Addr: "127.0.0.1:1"}
+	now := 100 * sec
+	want := []time.Duration{
+		500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second,
+		8 * time.Second, 16 * time.Second, 30 * time.Second, 30 * time.Second,
+	}
+	for i, w := range want {
+		d := b.ReportFailure(now)
+		if d != w {
+			t.Fatalf("failure %d: back-off %v, want %v", i+1, d, w)
+		}
+		if b.Available(now) || b.Available(now+int64(d)-1) {
+			t.Fatalf("failure %d: available during back-off", i+1)
+		}
+		// Failures inside the back-off are the same incident.
+		if d2 := b.ReportFailure(now + int64(d) - 1); d2 != 0 {
+			t.Fatalf("failure %d: failure during back-off started %v", i+1, d2)
+		}
+		// A success from a request sent before the ejection proves nothing.
+		b.ReportSuccess(now + 1)
+		if b.Failures() != i+1 {
+			t.Fatalf("failure %d: level %d after in-back-off success", i+1, b.Failures())
+		}
+		now += int64(d)
+		if !b.Available(now) {
+			t.Fatalf("failure %d: not available (half-open) after back-off", i+1)
+		}
+	}
+	// The half-open trial succeeds: the next failure starts from the base.
+	b.ReportSuccess(now)
+	if b.Failures() != 0 {
+		t.Fatalf("level %d after success, want 0", b.Failures())
+	}
+	if d := b.ReportFailure(now); d != BaseEjection {
+		t.Fatalf("back-off after recovery %v, want %v", d, BaseEjection)
+	}
+}
+
+func TestReportFailureConcurrentIsOneIncident(t *testing.T) {
+	b := &Backend{ID: "s1", Addr: "127.0.0.1:1"}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 100 {
+				b.ReportFailure(sec)
+			}
+		})
+	}
+	wg.Wait()
+	if b.Failures() != 1 {
+		t.Fatalf("level %d after one simultaneous burst, want 1", b.Failures())
+	}
+}
+
+func TestAcquireRespectsMaxConns(t *testing.T) {
+	b := &Backend{ID: "s1", Addr: "127.0.0.1:1", MaxConns: 3}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	got := 0
+	for range 8 {
+		wg.Go(func() {
+			for range 100 {
+				if b.Acquire() {
+					mu.Lock()
+					got++
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got != 3 || b.InUse() != 3 || !b.Full() {
+		t.Fatalf("acquired %d, in use %d, full %v; want 3, 3, true", got, b.InUse(), b.Full())
+	}
+	b.Release()
+	if b.Full() || !b.Acquire() {
+		t.Fatal("released slot not reusable")
+	}
+
+	unlimited := &Backend{ID: "s2", Addr: "127.0.0.1:2"}
+	for range 1000 {
+		if !unlimited.Acquire() {
+			t.Fatal("MaxConns 0 refused Acquire")
+		}
+	}
+	if unlimited.Full() {
+		t.Fatal("MaxConns 0 is Full")
+	}
+}
+
+func TestConnCounts(t *testing.T) {
+	b := &Backend{ID: "s1", Addr: "127.0.0.1:1"}
+	b.ConnOpened()
+	b.ConnOpened()
+	b.ConnClosed()
+	if b.Conns() != 1 {
+		t.Fatalf("Conns %d, want 1", b.Conns())
+	}
+}
