@@ -1,0 +1,91 @@
+//go:build !race
+
+package pool
+
+import (
+	"testing"
+	"time"
+)
+
+// The hot path allocates nothing: per request the engine picks a backend,
+// claims a slot, takes a pooled conn, reports the outcome and puts it back.
+
+func TestAllocsRoundRobinPick(t *testing.T) {
+	bs := newBackends(4)
+	bs[1].SetHealthy(false) // exercise the skip path too
+	var rr RoundRobin
+	if n := testing.AllocsPerRun(1000, func() { rr.Pick(bs, 0) }); n != 0 {
+		t.Fatalf("RoundRobin.Pick: %v allocs, want 0", n)
+	}
+}
+
+func TestAllocsLeastConnPick(t *testing.T) {
+	bs := newBackends(4)
+	var lc LeastConn
+	if n := testing.AllocsPerRun(1000, func() { lc.Pick(bs, 0) }); n != 0 {
+		t.Fatalf("LeastConn.Pick: %v allocs, want 0", n)
+	}
+}
+
+func TestAllocsConnPoolGetPut(t *testing.T) {
+	bs := newBackends(4)
+	p := NewConnPool[conn](8, time.Minute)
+	for _, b := range bs {
+		for i := range 4 {
+			p.Put(b, conn(i), 0)
+		}
+	}
+	var now int64
+	if n := testing.AllocsPerRun(1000, func() {
+		now++
+		b := bs[now%4]
+		c, ok := p.Get(b)
+		if !ok {
+			panic("empty")
+		}
+		p.Put(b, c, now)
+	}); n != 0 {
+		t.Fatalf("ConnPool Get/Put: %v allocs, want 0", n)
+	}
+}
+
+func TestAllocsRequestCycle(t *testing.T) {
+	bs := newBackends(3)
+	var rr RoundRobin
+	p := NewConnPool[conn](8, time.Minute)
+	for _, b := range bs {
+		p.Put(b, 1, 0)
+	}
+	var now int64
+	if n := testing.AllocsPerRun(1000, func() {
+		now++
+		b := rr.Pick(bs, now)
+		b.Acquire()
+		c, _ := p.Get(b)
+		b.ReportSuccess(now)
+		b.Release()
+		p.Put(b, c, now)
+	}); n != 0 {
+		t.Fatalf("request cycle: %v allocs, want 0", n)
+	}
+}
+
+func TestAllocsExpired(t *testing.T) {
+	bs := newBackends(4)
+	p := NewConnPool[conn](8, time.Nanosecond)
+	fill := func() {
+		for _, b := range bs {
+			for i := range 8 {
+				p.Put(b, conn(i), 0)
+			}
+		}
+	}
+	fill()
+	p.Expired(10, func(*Backend, conn) {}) // grows the scratch once
+	if n := testing.AllocsPerRun(100, func() {
+		fill()
+		p.Expired(10, func(*Backend, conn) {})
+	}); n != 0 {
+		t.Fatalf("Expired: %v allocs, want 0", n)
+	}
+}

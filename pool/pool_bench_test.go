@@ -1,0 +1,148 @@
+package pool
+
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func BenchmarkRoundRobinPick(b *testing.B) {
+	bs := newBackends(4)
+	var rr RoundRobin
+	b.ReportAllocs()
+	for b.Loop() {
+		rr.Pick(bs, 0)
+	}
+}
+
+func BenchmarkRoundRobinPickOneDown(b *testing.B) {
+	bs := newBackends(4)
+	bs[1].SetHealthy(false)
+	var rr RoundRobin
+	b.ReportAllocs()
+	for b.Loop() {
+		rr.Pick(bs, 0)
+	}
+}
+
+func BenchmarkRoundRobinPickParallel(b *testing.B) {
+	bs := newBackends(4)
+	var rr RoundRobin
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			rr.Pick(bs, 0)
+		}
+	})
+}
+
+// mutexRoundRobin is the baseline: the obvious lock-protected rotation.
+type mutexRoundRobin struct {
+	mu   sync.Mutex
+	next int
+}
+
+func (r *mutexRoundRobin) Pick(backends []*Backend, now int64) *Backend {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for range backends {
+		b := backends[r.next%len(backends)]
+		r.next++
+		if usable(b, now) {
+			return b
+		}
+	}
+	return nil
+}
+
+func BenchmarkRoundRobinPickParallelMutex(b *testing.B) {
+	bs := newBackends(4)
+	var rr mutexRoundRobin
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			rr.Pick(bs, 0)
+		}
+	})
+}
+
+func BenchmarkLeastConnPickParallel(b *testing.B) {
+	bs := newBackends(4)
+	var lc LeastConn
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			lc.Pick(bs, 0)
+		}
+	})
+}
+
+func BenchmarkConnPoolGetPut(b *testing.B) {
+	bs := newBackends(4)
+	p := NewConnPool[conn](8, time.Minute)
+	for _, be := range bs {
+		for i := range 4 {
+			p.Put(be, conn(i), 0)
+		}
+	}
+	b.ReportAllocs()
+	var now int64
+	for b.Loop() {
+		now++
+		be := bs[now&3]
+		c, _ := p.Get(be)
+		p.Put(be, c, now)
+	}
+}
+
+// BenchmarkConnPoolGetPutSharedMutex is the baseline: one pool shared by
+// every loop behind a mutex, keyed by address, as net/http's Transport
+// keeps idle conns.
+func BenchmarkConnPoolGetPutSharedMutex(b *testing.B) {
+	bs := newBackends(4)
+	var mu sync.Mutex
+	idle := make(map[string][]conn)
+	for _, be := range bs {
+		for i := range 4 {
+			idle[be.Addr] = append(idle[be.Addr], conn(i))
+		}
+	}
+	b.ReportAllocs()
+	var n atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			be := bs[n.Add(1)&3]
+			mu.Lock()
+			l := idle[be.Addr]
+			c := l[len(l)-1]
+			idle[be.Addr] = l[:len(l)-1]
+			mu.Unlock()
+			mu.Lock()
+			idle[be.Addr] = append(idle[be.Addr], c)
+			mu.Unlock()
+		}
+	})
+}
+
+// BenchmarkConnPoolGetPutPerLoop is the same load as the shared baseline,
+// one ConnPool per goroutine as the engine keeps one per event loop.
+func BenchmarkConnPoolGetPutPerLoop(b *testing.B) {
+	bs := newBackends(4)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		p := NewConnPool[conn](8, time.Minute)
+		for _, be := range bs {
+			for i := range 4 {
+				p.Put(be, conn(i), 0)
+			}
+		}
+		var now int64
+		for pb.Next() {
+			now++
+			be := bs[now&3]
+			c, _ := p.Get(be)
+			p.Put(be, c, now)
+		}
+	})
+}
