@@ -40,8 +40,9 @@ type idleEntry[C comparable] struct {
 	idleSince int64 // Unix nanoseconds of the Put
 }
 
-// idleList is one backend's stack, oldest first. Entries keep Put order, so
-// with a non-decreasing now the expired ones form a prefix.
+// idleList is one backend's stack, oldest first. Expired scans all of it
+// rather than stopping at the first fresh entry, so a caller clock that steps
+// back between Puts cannot hide an expired conn above a fresh one.
 type idleList[C comparable] struct {
 	entries []idleEntry[C]
 }
@@ -60,9 +61,10 @@ func NewConnPool[C comparable](maxIdlePerBackend int, idleTimeout time.Duration)
 	}
 }
 
-// Get pops the most recently Put idle conn of b. ok is false when b has
-// none: dial one (after b.Acquire). Get checks no timeout; Expired does that
-// on a ticker, so a conn slightly past idleTimeout can still come out.
+// Get pops the most recently Put idle conn of b; ok is false when b has none
+// and the caller dials one. Either way the request's b.Acquire comes first.
+// Get checks no timeout; Expired does that on a ticker, so a conn slightly
+// past idleTimeout can still come out.
 func (p *ConnPool[C]) Get(b *Backend) (c C, ok bool) {
 	l := p.lists[b]
 	if l == nil || len(l.entries) == 0 {
