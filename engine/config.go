@@ -1,0 +1,147 @@
+package engine
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime"
+	"time"
+
+	"github.com/pilb-proxy/pilb/httpparse"
+	"github.com/pilb-proxy/pilb/pool"
+)
+
+// Defaults for the zero fields of Config.
+const (
+	DefaultConnectTimeout     = 2 * time.Second
+	DefaultHeaderTimeout      = 10 * time.Second
+	DefaultBackendTimeout     = 30 * time.Second
+	DefaultIdleTimeout        = 60 * time.Second
+	DefaultBackendIdleTimeout = 15 * time.Second
+	DefaultHighWater          = 256 << 10
+	DefaultMaxIdlePerBackend  = 256
+	DefaultLingerTimeout      = 2 * time.Second
+)
+
+// Config is everything the engine needs; cmd/pilb fills it from flags.
+// A zero duration or size means its default; a negative one is an error.
+type Config struct {
+	// Addr is the listen address, host:port; ":8080" listens on all
+	// addresses. Port 0 picks a free port (see Server.Addr).
+	Addr string
+
+	// Loops is the number of event loops; 0 means runtime.NumCPU().
+	Loops int
+
+	// Backends is the pool requests are balanced over. Backends may be
+	// added and removed while the engine runs.
+	Backends *pool.Set
+
+	// Balancer picks a backend per request; nil means round robin.
+	Balancer pool.Balancer
+
+	// ConnsPerBackend is how many keep-alive connections each loop dials
+	// to each backend ahead of traffic, and keeps dialed; 0 dials on
+	// demand only.
+	ConnsPerBackend int
+
+	// MaxIdlePerBackend bounds the idle keep-alive connections each loop
+	// keeps per backend; 0 means DefaultMaxIdlePerBackend.
+	MaxIdlePerBackend int
+
+	// ConnectTimeout bounds a backend connect.
+	ConnectTimeout time.Duration
+	// HeaderTimeout is the time a client has to send a whole request head,
+	// from its first byte (or from accept): past it, 408 and close.
+	HeaderTimeout time.Duration
+	// BackendTimeout is the time a backend has to start its response once
+	// the request is sent (past it, 504), and the longest silence allowed
+	// while a response body streams (past it, the client is cut off).
+	BackendTimeout time.Duration
+	// IdleTimeout is how long a keep-alive client may sit between requests.
+	IdleTimeout time.Duration
+	// BackendIdleTimeout is how long an unused pooled backend connection is
+	// kept; set it below the backends' own keep-alive timeout.
+	BackendIdleTimeout time.Duration
+	// LingerTimeout bounds the lingering close: after PILB's last response
+	// on a connection it stops sending and discards what the client still
+	// sends for at most this long, so that the client reads the response
+	// instead of a reset (nginx's lingering_close).
+	LingerTimeout time.Duration
+
+	// MaxHeaderBytes bounds a request head; 0 means
+	// httpparse.DefaultMaxHeadBytes.
+	MaxHeaderBytes int
+
+	// HighWater is how many bytes may wait in PILB for a slow peer before
+	// PILB stops reading from the fast one, per direction of an exchange;
+	// reading resumes below a quarter of it. 0 means DefaultHighWater.
+	HighWater int
+
+	// Proto is the value of X-Forwarded-Proto; "" means "http".
+	Proto string
+
+	// Logger receives the engine's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// withDefaults returns c with zero fields filled in, or an error naming the
+// first field that is out of range.
+func (c Config) withDefaults() (Config, error) {
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return c, fmt.Errorf("%w: listen address %q: %v", ErrConfig, c.Addr, err)
+	}
+	if c.Backends == nil {
+		return c, fmt.Errorf("%w: no backend set", ErrConfig)
+	}
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"connect timeout", &c.ConnectTimeout, DefaultConnectTimeout},
+		{"header timeout", &c.HeaderTimeout, DefaultHeaderTimeout},
+		{"backend timeout", &c.BackendTimeout, DefaultBackendTimeout},
+		{"idle timeout", &c.IdleTimeout, DefaultIdleTimeout},
+		{"backend idle timeout", &c.BackendIdleTimeout, DefaultBackendIdleTimeout},
+		{"linger timeout", &c.LingerTimeout, DefaultLingerTimeout},
+	} {
+		if *d.v < 0 {
+			return c, fmt.Errorf("%w: %s %v is negative", ErrConfig, d.name, *d.v)
+		}
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	for _, n := range []struct {
+		name string
+		v    *int
+		def  int
+	}{
+		{"loops", &c.Loops, runtime.NumCPU()},
+		{"max idle per backend", &c.MaxIdlePerBackend, DefaultMaxIdlePerBackend},
+		{"max header bytes", &c.MaxHeaderBytes, httpparse.DefaultMaxHeadBytes},
+		{"high water", &c.HighWater, DefaultHighWater},
+	} {
+		if *n.v < 0 {
+			return c, fmt.Errorf("%w: %s %d is negative", ErrConfig, n.name, *n.v)
+		}
+		if *n.v == 0 {
+			*n.v = n.def
+		}
+	}
+	if c.ConnsPerBackend < 0 {
+		return c, fmt.Errorf("%w: conns per backend %d is negative", ErrConfig, c.ConnsPerBackend)
+	}
+	c.MaxIdlePerBackend = max(c.MaxIdlePerBackend, c.ConnsPerBackend)
+	if c.Balancer == nil {
+		c.Balancer = &pool.RoundRobin{}
+	}
+	if c.Proto == "" {
+		c.Proto = "http"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}

@@ -1,0 +1,58 @@
+package engine
+
+import "errors"
+
+var (
+	// ErrConfig is returned by New when the Config is unusable; the wrapped
+	// message names the field.
+	ErrConfig = errors.New("engine: invalid config")
+
+	// ErrNoBackend is returned (and answered 503) when no backend is
+	// available for a request.
+	ErrNoBackend = errors.New("engine: no available backend")
+
+	// ErrConnect is returned (and answered 502) when every connect attempt
+	// for a request failed.
+	ErrConnect = errors.New("engine: backend connect failed")
+
+	// ErrBackendClosed is returned when a backend connection closed before
+	// a complete response: answered 502 when nothing of the response has
+	// reached the client, or the client is cut off when part of it has.
+	ErrBackendClosed = errors.New("engine: backend closed the connection")
+
+	// ErrBadResponse is returned (and answered 502) when a backend's
+	// response head or body framing is malformed.
+	ErrBadResponse = errors.New("engine: malformed backend response")
+
+	// ErrBackendTimeout is returned (and answered 504) when a backend sent
+	// no response head within Config.BackendTimeout.
+	ErrBackendTimeout = errors.New("engine: backend response timeout")
+
+	// ErrHeaderTimeout is returned (and answered 408) when a client did not
+	// send a whole request head within Config.HeaderTimeout.
+	ErrHeaderTimeout = errors.New("engine: request head timeout")
+
+	// ErrShuttingDown is returned by Serve after Shutdown, and by Shutdown
+	// when called twice.
+	ErrShuttingDown = errors.New("engine: shutting down")
+)
+
+// errorSource says which side of the proxy a failure came from, for logs
+// and the retry decision (Pingora's ErrorSource).
+type errorSource uint8
+
+const (
+	fromClient errorSource = iota
+	fromBackend
+	fromInternal
+)
+
+func (s errorSource) String() string {
+	switch s {
+	case fromClient:
+		return "client"
+	case fromBackend:
+		return "backend"
+	}
+	return "internal"
+}

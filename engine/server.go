@@ -1,0 +1,284 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"github.com/panjf2000/gnet/v2/pkg/logging"
+)
+
+// Server is the proxy: a gnet engine whose loops each own their client
+// connections and a pool of keep-alive backend connections.
+type Server struct {
+	gnet.BuiltinEventEngine
+
+	cfg  Config
+	log  *slog.Logger
+	addr string // resolved listen address
+
+	eng      gnet.Engine
+	booted   chan struct{}
+	stopped  chan struct{}
+	serveErr error
+
+	loopsMu sync.Mutex
+	loops   map[gnet.EventLoop]*loop
+
+	ctx    context.Context // ends when the engine shuts down: stops tickers
+	cancel context.CancelFunc
+
+	draining atomic.Bool
+	clients  atomic.Int64
+}
+
+// New checks cfg and returns a Server ready to Serve.
+func New(cfg Config) (*Server, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	addr, err := resolveListenAddr(cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("%w: listen address %q: %v", ErrConfig, cfg.Addr, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{
+		cfg:     cfg,
+		log:     cfg.Logger.With("component", "engine"),
+		addr:    addr,
+		booted:  make(chan struct{}),
+		stopped: make(chan struct{}),
+		loops:   make(map[gnet.EventLoop]*loop),
+		ctx:     ctx,
+		cancel:  cancel,
+	}, nil
+}
+
+// resolveListenAddr picks a free port for port 0: with SO_REUSEPORT every
+// loop binds its own listener, and each would get a different port.
+func resolveListenAddr(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", err
+	}
+	if port != "0" {
+		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			return "", fmt.Errorf("bad port %q", port)
+		}
+		return addr, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	_, port, _ = net.SplitHostPort(ln.Addr().String())
+	return net.JoinHostPort(host, port), nil
+}
+
+// Addr returns the address the server listens on, with the port resolved.
+func (s *Server) Addr() string { return s.addr }
+
+// Serve runs the proxy until Shutdown; it returns the engine's error, or
+// nil after a clean Shutdown.
+func (s *Server) Serve() error {
+	defer close(s.stopped)
+	defer s.cancel()
+	err := gnet.Run(s, "tcp://"+s.addr,
+		gnet.WithNumEventLoop(s.cfg.Loops),
+		gnet.WithReusePort(true),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithReadBufferCap(64<<10),
+		gnet.WithLogger(gnetLogger{s.log}),
+		gnet.WithLogLevel(logging.ErrorLevel),
+	)
+	if err != nil {
+		s.serveErr = err
+		select {
+		case <-s.booted:
+		default:
+			close(s.booted) // release Start
+		}
+	}
+	return err
+}
+
+// Start runs Serve in a goroutine and returns once the server listens.
+func (s *Server) Start() error {
+	go func() { _ = s.Serve() }()
+	<-s.booted
+	return s.serveErr
+}
+
+// Shutdown drains the server: idle clients are closed at once, busy ones
+// after their response, new connections are closed as they arrive, and
+// when no client is left (or ctx ends) the engine stops. It returns ctx's
+// error when the drain was cut short.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if !s.draining.CompareAndSwap(false, true) {
+		return ErrShuttingDown
+	}
+	s.log.Info("draining", "clients", s.clients.Load())
+	var drainErr error
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for s.clients.Load() > 0 && drainErr == nil {
+		select {
+		case <-ctx.Done():
+			drainErr = ctx.Err()
+		case <-t.C:
+		}
+	}
+	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.eng.Stop(stopCtx); err != nil && !errors.Is(err, context.Canceled) {
+		s.log.Warn("engine stop", "err", err)
+	}
+	<-s.stopped
+	return drainErr
+}
+
+// OnBoot records the engine and starts the pre-dial of each loop.
+func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
+	s.eng = eng
+	s.log.Info("listening", "addr", s.addr, "loops", s.cfg.Loops)
+	close(s.booted)
+	go s.kickLoops()
+	return gnet.None
+}
+
+// OnShutdown stops the loops' tickers.
+func (s *Server) OnShutdown(gnet.Engine) { s.cancel() }
+
+// kickLoops makes every loop exist before the first client arrives, so
+// that each pre-dials its backend connections: one connection per loop is
+// dialed here and registered through the engine, whose round robin (used
+// by nothing else, since with SO_REUSEPORT every loop accepts on its own)
+// gives one to each loop. Its OnOpen creates the loop's state, which
+// dials the rest from its ticker.
+func (s *Server) kickLoops() {
+	backends := s.cfg.Backends.Snapshot()
+	if len(backends) == 0 || s.cfg.ConnsPerBackend == 0 {
+		return
+	}
+	for i := 0; i < s.cfg.Loops; i++ {
+		b := backends[i%len(backends)]
+		nc, err := net.DialTimeout("tcp", b.Addr, s.cfg.ConnectTimeout)
+		if err != nil {
+			continue // this loop starts on its first client instead
+		}
+		be := &backendConn{b: b, state: bsDialing, pausedFD: -1}
+		b.ConnOpened()
+		ctx := gnet.NewNetConnContext(gnet.NewContext(context.Background(), be), nc)
+		ch, err := s.registerWhenReady(ctx)
+		if err != nil {
+			_ = nc.Close()
+			b.ConnClosed()
+			return
+		}
+		if res := <-ch; res.Err != nil {
+			b.ConnClosed()
+		}
+	}
+}
+
+// registerWhenReady calls Engine.Register, waiting for the loops that gnet
+// creates just after OnBoot.
+func (s *Server) registerWhenReady(ctx context.Context) (<-chan gnet.RegisteredResult, error) {
+	for range 1000 {
+		ch, err := s.eng.Register(ctx)
+		if err == nil {
+			return ch, nil
+		}
+		select {
+		case <-s.ctx.Done():
+			return nil, err
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return nil, ErrShuttingDown
+}
+
+// loopOf returns the state of the loop c belongs to, creating it the first
+// time (on that loop's goroutine).
+func (s *Server) loopOf(c gnet.Conn) *loop {
+	el := c.EventLoop()
+	s.loopsMu.Lock()
+	l, ok := s.loops[el]
+	if !ok {
+		l = newLoop(s, el)
+		s.loops[el] = l
+		go l.runTicker(s.ctx)
+	}
+	s.loopsMu.Unlock()
+	return l
+}
+
+// OnOpen takes accepted clients, and backend connections that finished
+// dialing or come back from a pause.
+func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	switch x := c.Context().(type) {
+	case *backendConn:
+		if x.l == nil { // registered by kickLoops
+			x.l = s.loopOf(c)
+			x.l.addBackend(x)
+			x.l.dialing[x.b]++
+		}
+		return nil, x.l.backendOpened(x, c)
+	case *clientConn:
+		return nil, x.l.clientReopened(x, c)
+	}
+	if s.draining.Load() {
+		return nil, gnet.Close
+	}
+	l := s.loopOf(c)
+	cl := &clientConn{l: l, c: c, pausedFD: -1}
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		cl.ip = []byte(a.IP.String())
+	}
+	cl.deadline = l.now + int64(s.cfg.HeaderTimeout)
+	c.SetContext(cl)
+	l.addClient(cl)
+	return nil, gnet.None
+}
+
+// OnTraffic is the entry of both paths of proxy.go.
+func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
+	switch x := c.Context().(type) {
+	case *clientConn:
+		return x.l.onClientTraffic(x)
+	case *backendConn:
+		return x.l.onBackendTraffic(x)
+	}
+	return gnet.Close
+}
+
+// OnClose hands a closed connection to its state machine.
+func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
+	switch x := c.Context().(type) {
+	case *clientConn:
+		x.l.onClientClose(x)
+	case *backendConn:
+		if x.l != nil {
+			x.l.onBackendClose(x, err)
+		}
+	}
+	return gnet.None
+}
+
+// gnetLogger routes gnet's logs to slog.
+type gnetLogger struct{ log *slog.Logger }
+
+func (g gnetLogger) Debugf(f string, a ...any) { g.log.Debug(fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Infof(f string, a ...any)  { g.log.Debug(fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Warnf(f string, a ...any)  { g.log.Warn(fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Errorf(f string, a ...any) { g.log.Error(fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Fatalf(f string, a ...any) { g.log.Error(fmt.Sprintf(f, a...)) }
