@@ -1,0 +1,133 @@
+// Package procstat reads a process's CPU time and memory from /proc, and
+// the facts about this machine that a benchmark result must carry.
+package procstat
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// userHZ is the unit of utime and stime in /proc/PID/stat. The kernel
+// exports it to user space as 100 on every architecture Linux runs Go on
+// (USER_HZ, independent of CONFIG_HZ).
+const userHZ = 100
+
+// ErrBadStat is returned when /proc/PID/stat does not have the fields of
+// proc(5).
+var ErrBadStat = errors.New("procstat: malformed /proc/PID/stat")
+
+// Sample is the summed CPU time and resident memory of some processes at
+// one instant.
+type Sample struct {
+	At time.Time
+	// CPUSeconds is user plus system time since each process started.
+	CPUSeconds float64
+	// RSSBytes is the resident set size now.
+	RSSBytes int64
+}
+
+// Stat is what one /proc/PID/stat line says.
+type Stat struct {
+	PID      int
+	PPID     int
+	UTime    uint64 // clock ticks in user mode
+	STime    uint64 // clock ticks in kernel mode
+	RSSPages int64
+}
+
+// ParseStat parses a /proc/PID/stat line (proc(5)). The command name may
+// hold spaces and parentheses, so fields are counted from its last ')'.
+func ParseStat(line string) (Stat, error) {
+	open := strings.IndexByte(line, '(')
+	end := strings.LastIndexByte(line, ')')
+	if open < 0 || end < open {
+		return Stat{}, ErrBadStat
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(line[:open]))
+	if err != nil {
+		return Stat{}, ErrBadStat
+	}
+	// After ")": field 3 (state) is f[0]; ppid (4) f[1]; utime (14)
+	// f[11]; stime (15) f[12]; rss (24) f[21].
+	f := strings.Fields(line[end+1:])
+	if len(f) < 22 {
+		return Stat{}, ErrBadStat
+	}
+	s := Stat{PID: pid}
+	var errs [4]error
+	s.PPID, errs[0] = strconv.Atoi(f[1])
+	s.UTime, errs[1] = strconv.ParseUint(f[11], 10, 64)
+	s.STime, errs[2] = strconv.ParseUint(f[12], 10, 64)
+	s.RSSPages, errs[3] = strconv.ParseInt(f[21], 10, 64)
+	if err := errors.Join(errs[:]...); err != nil {
+		return Stat{}, fmt.Errorf("%w: %v", ErrBadStat, err)
+	}
+	return s, nil
+}
+
+// ReadStat reads /proc/PID/stat.
+func ReadStat(pid int) (Stat, error) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return Stat{}, err
+	}
+	return ParseStat(string(b))
+}
+
+// Read samples the summed CPU time and RSS of pids.
+func Read(pids ...int) (Sample, error) {
+	s := Sample{At: time.Now()}
+	page := int64(os.Getpagesize())
+	for _, pid := range pids {
+		st, err := ReadStat(pid)
+		if err != nil {
+			return s, err
+		}
+		s.CPUSeconds += float64(st.UTime+st.STime) / userHZ
+		s.RSSBytes += st.RSSPages * page
+	}
+	return s, nil
+}
+
+// Tree returns pid and all its descendants (nginx's master and workers,
+// say), by scanning the ppid of every process.
+func Tree(pid int) []int {
+	entries, _ := os.ReadDir("/proc")
+	children := map[int][]int{}
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if st, err := ReadStat(p); err == nil {
+			children[st.PPID] = append(children[st.PPID], p)
+		}
+	}
+	out := []int{pid}
+	for i := 0; i < len(out); i++ {
+		out = append(out, children[out[i]]...)
+	}
+	return out
+}
+
+// FindByName returns the PIDs whose command name (stat's comm) is name.
+func FindByName(name string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
+		if err == nil && strings.TrimSpace(string(b)) == name {
+			out = append(out, p)
+		}
+	}
+	return out
+}
