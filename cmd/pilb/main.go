@@ -1,4 +1,98 @@
-// Command pilb is the PILB reverse proxy and load balancer.
+// Command pilb is the PILB reverse proxy and round-robin load balancer.
+//
+//	pilb -listen :8080 -backends 10.0.1.5:5000,10.0.1.6:5000,10.0.1.7:5000
+//	pilb -demo 3            # three built-in demo backends, proxy on :8080
+//	pilb -port 8080 ...     # the original project's flag: -listen :8080
+//
+// It only parses flags and wires the engine, the backend pool, the health
+// checker and the demo backends together; -h lists every flag.
 package main
 
-func main() {}
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/pilb-proxy/pilb/engine"
+	"github.com/pilb-proxy/pilb/pool"
+)
+
+func main() {
+	opts, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "pilb: %v\n", err)
+		os.Exit(2)
+	}
+	if err := run(opts); err != nil {
+		fmt.Fprintf(os.Stderr, "pilb: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// run serves until SIGINT or SIGTERM, then drains for at most
+// -drain-timeout; a second signal stops at once.
+func run(o options) error {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: o.logLevel}))
+
+	set := &pool.Set{}
+	if o.demo > 0 {
+		stop, err := startDemo(o, set, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	for i, addr := range o.backends {
+		if err := set.Add(&pool.Backend{ID: fmt.Sprintf("b%d", i+1), Addr: addr, MaxConns: o.maxConnsPerBackend}); err != nil {
+			return fmt.Errorf("-backends %s: %v", addr, err)
+		}
+	}
+
+	cfg := o.engineConfig(set, log)
+	srv, err := engine.New(cfg)
+	if err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if o.healthInterval > 0 {
+		checker := &pool.Checker{
+			Interval: o.healthInterval,
+			Probe:    probe(o),
+			Logger:   log,
+		}
+		go checker.Run(ctx, set)
+	}
+
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve() }()
+
+	select {
+	case err := <-served:
+		return err
+	case sig := <-sigs:
+		log.Info("signal received, draining", "signal", sig.String(), "timeout", o.drainTimeout)
+	}
+	drainCtx, drainCancel := context.WithTimeout(context.Background(), o.drainTimeout)
+	defer drainCancel()
+	go func() {
+		<-sigs
+		log.Warn("second signal, stopping now")
+		drainCancel()
+	}()
+	if err := srv.Shutdown(drainCtx); err != nil {
+		log.Warn("drain cut short; connections still open were closed", "err", err)
+	}
+	return nil
+}
