@@ -1,0 +1,122 @@
+// Package results holds the data of a benchmark run and reads and writes
+// it as results.json in a results folder.
+package results
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/pilb-proxy/pilb/bench/internal/load"
+	"github.com/pilb-proxy/pilb/bench/internal/procstat"
+)
+
+// FileName is the name of the results file in a results folder.
+const FileName = "results.json"
+
+// Run is one invocation of pilb-bench local, compare or remote.
+type Run struct {
+	Kind     string           `json:"kind"` // local, compare or remote
+	Started  time.Time        `json:"started"`
+	Finished time.Time        `json:"finished"`
+	Machine  procstat.Machine `json:"machine"`
+	// Args is the command line, flags included.
+	Args []string `json:"args"`
+	// Flags is every flag with its effective value.
+	Flags map[string]string `json:"flags"`
+	// Layout says what ran where (CPU pinning), for the report.
+	Layout string   `json:"layout"`
+	Steps  []Step   `json:"steps"`
+	Notes  []string `json:"notes,omitempty"`
+}
+
+// Step is one point of the ladder: one proxy, loop count, response size
+// and concurrency.
+type Step struct {
+	Proxy     string `json:"proxy"` // pilb, nginx, haproxy or a remote name
+	Loops     int    `json:"loops"` // event loops / workers / threads
+	Conns     int    `json:"conns"`
+	RespBytes int    `json:"resp_bytes"` // response body size
+	// Load is what the load generator measured.
+	Load load.Result `json:"load"`
+	// ProxyCPUSeconds is the proxy's user+system CPU time during the step.
+	ProxyCPUSeconds float64 `json:"proxy_cpu_seconds"`
+	// CPUPerRequestUS is ProxyCPUSeconds per completed request, in µs.
+	CPUPerRequestUS float64 `json:"cpu_per_request_us"`
+	// ProxyCores is ProxyCPUSeconds over the step's wall time: how many
+	// cores the proxy kept busy.
+	ProxyCores float64 `json:"proxy_cores"`
+	// ProxyRSSBytes is the largest RSS sampled during the step.
+	ProxyRSSBytes int64 `json:"proxy_rss_bytes"`
+	// Err is set when the step failed; the other fields are then partial.
+	Err string `json:"error,omitempty"`
+}
+
+// OK reports whether the step measured something usable.
+func (s Step) OK() bool { return s.Err == "" && s.Load.Requests > 0 }
+
+// Write writes run to dir/results.json, creating dir.
+func Write(dir string, run *Run) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(run, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, FileName), append(b, '\n'), 0o644)
+}
+
+// Load reads a results folder (or a results.json path).
+func Load(path string) (*Run, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		path = filepath.Join(path, FileName)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var run Run
+	if err := json.Unmarshal(b, &run); err != nil {
+		return nil, fmt.Errorf("results: %s: %w", path, err)
+	}
+	return &run, nil
+}
+
+// Proxies returns the proxy names in order of first appearance.
+func (r *Run) Proxies() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range r.Steps {
+		if !seen[s.Proxy] {
+			seen[s.Proxy] = true
+			out = append(out, s.Proxy)
+		}
+	}
+	return out
+}
+
+// Sizes returns the response sizes in order of first appearance.
+func (r *Run) Sizes() []int {
+	var out []int
+	seen := map[int]bool{}
+	for _, s := range r.Steps {
+		if !seen[s.RespBytes] {
+			seen[s.RespBytes] = true
+			out = append(out, s.RespBytes)
+		}
+	}
+	return out
+}
+
+// Find returns the step for proxy, loops, size and conns.
+func (r *Run) Find(proxy string, loops, size, conns int) (Step, bool) {
+	for _, s := range r.Steps {
+		if s.Proxy == proxy && s.Loops == loops && s.RespBytes == size && s.Conns == conns {
+			return s, true
+		}
+	}
+	return Step{}, false
+}
