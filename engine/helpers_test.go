@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pilb-proxy/pilb/httpparse"
 	"github.com/pilb-proxy/pilb/internal/demobackend"
 	"github.com/pilb-proxy/pilb/pool"
 )
@@ -161,3 +162,8 @@ func get(t testing.TB, client *http.Client, url string) (*http.Response, string)
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// parseRequestForTest parses a request head into r.
+func parseRequestForTest(buf []byte, r *httpparse.Request) (int, error) {
+	return httpparse.ParseRequest(buf, r)
+}

@@ -180,6 +180,15 @@ func (l *loop) clientReopened(cl *clientConn, c gnet.Conn) gnet.Action {
 		cl.closeOnOpen = false
 		return gnet.Close
 	}
+	if be := cl.be; be != nil && be.c != nil && be.c.InboundBuffered() > 0 {
+		// A response arrived while the client was away.
+		if a := l.onBackendTraffic(be); a == gnet.Close && be.c != nil {
+			_ = l.el.Close(be.c)
+		}
+		if cl.c == nil {
+			return gnet.None
+		}
+	}
 	if len(cl.stash) > 0 && (cl.state != csExchange || !cl.reqDone) {
 		return l.onClientTraffic(cl)
 	}

@@ -128,6 +128,7 @@ func (l *loop) startExchange(cl *clientConn, buf []byte, n int) {
 	cl.reqChunk.Reset()
 	cl.closeAfter = false
 	cl.respStarted = false
+	cl.deadline = 0
 	cl.tries = 0
 	cl.out = appendRequestHead(cl.out[:0], r, cl.ip, l.cfg.Proto)
 
@@ -240,6 +241,12 @@ func (l *loop) writeBackend(be *backendConn, p []byte) bool {
 func (l *loop) onBackendTraffic(be *backendConn) gnet.Action {
 	for {
 		cl := be.cl
+		if cl != nil && cl.c == nil && cl.state != csClosed {
+			// The client is detached by a pause (or being enrolled again):
+			// what the backend sent waits in the buffer until it is back.
+			l.resumeClient(cl)
+			return gnet.None
+		}
 		if cl == nil || be.c == nil {
 			// An idle pooled connection spoke out of turn (a late 408, say):
 			// it can no longer be trusted to frame the next response.
