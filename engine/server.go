@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -279,6 +280,17 @@ type gnetLogger struct{ log *slog.Logger }
 
 func (g gnetLogger) Debugf(f string, a ...any) { g.log.Debug(fmt.Sprintf(f, a...)) }
 func (g gnetLogger) Infof(f string, a ...any)  { g.log.Debug(fmt.Sprintf(f, a...)) }
-func (g gnetLogger) Warnf(f string, a ...any)  { g.log.Warn(fmt.Sprintf(f, a...)) }
+
+// Warnf logs at Warn, except gnet's "stale connection" notice: it means a
+// connection PILB closed while handling one event had an event of its own
+// in the same epoll batch (a client leaving closes its busy backend
+// connection), which is expected and harmless.
+func (g gnetLogger) Warnf(f string, a ...any) {
+	if strings.Contains(f, "stale connection") {
+		g.log.Debug(fmt.Sprintf(f, a...))
+		return
+	}
+	g.log.Warn(fmt.Sprintf(f, a...))
+}
 func (g gnetLogger) Errorf(f string, a ...any) { g.log.Error(fmt.Sprintf(f, a...)) }
 func (g gnetLogger) Fatalf(f string, a ...any) { g.log.Error(fmt.Sprintf(f, a...)) }

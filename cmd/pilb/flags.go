@@ -57,7 +57,7 @@ func parseFlags(args []string, help io.Writer) (options, error) {
 	fs.IntVar(&o.demo, "demo", 0, "start `N` built-in demo backends on loopback and balance over them")
 	fs.IntVar(&o.loops, "loops", runtime.NumCPU(), "number of event `loops` (one per core)")
 	fs.IntVar(&o.connsPerBackend, "conns-per-backend", 4, "keep-alive `connections` pre-dialed per backend per loop")
-	fs.IntVar(&o.maxConnsPerBackend, "max-conns-per-backend", 0, "most requests in flight per backend, all loops together; 0 = `unlimited`")
+	fs.IntVar(&o.maxConnsPerBackend, "max-conns-per-backend", 0, "most `requests` in flight per backend, all loops together; 0 means no limit")
 	fs.IntVar(&o.maxIdlePerBackend, "max-idle-per-backend", engine.DefaultMaxIdlePerBackend, "most idle keep-alive `connections` kept per backend per loop")
 	fs.StringVar(&o.balance, "balance", "roundrobin", "balancing `algorithm`: roundrobin or leastconn")
 	fs.DurationVar(&o.connectTimeout, "connect-timeout", engine.DefaultConnectTimeout, "backend connect `timeout`")
