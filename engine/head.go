@@ -52,6 +52,13 @@ func appendRequestHead(dst []byte, r *httpparse.Request, clientIP []byte, proto 
 		dst = appendField(dst, h.Name, h.Value)
 	}
 
+	if r.Host == nil {
+		// An HTTP/1.0 request may lack Host; the HTTP/1.1 request made of
+		// it must not (RFC 9112 §3.2): the target's authority, or empty.
+		dst = append(dst, "Host: "...)
+		dst = append(dst, targetAuthority(r.Target)...)
+		dst = append(dst, crlf...)
+	}
 	dst = append(dst, "X-Forwarded-For: "...)
 	if hasXFF {
 		for i := range r.Headers[:r.NumHeaders] {
@@ -170,4 +177,29 @@ func appendField(dst, name, value []byte) []byte {
 	dst = append(dst, ": "...)
 	dst = append(dst, value...)
 	return append(dst, crlf...)
+}
+
+// targetAuthority returns the authority of an absolute-form request-target
+// ("http://host:port/path" gives "host:port"), or nil for the other forms.
+func targetAuthority(target []byte) []byte {
+	rest, ok := cutSchemePrefix(target)
+	if !ok {
+		return nil
+	}
+	for i, c := range rest {
+		if c == '/' || c == '?' || c == '#' {
+			return rest[:i]
+		}
+	}
+	return rest
+}
+
+// cutSchemePrefix strips "http://" or "https://", in any case.
+func cutSchemePrefix(t []byte) ([]byte, bool) {
+	for _, scheme := range [...]string{"http://", "https://"} {
+		if len(t) >= len(scheme) && httpparse.EqualFoldASCII(t[:len(scheme)], scheme) {
+			return t[len(scheme):], true
+		}
+	}
+	return nil, false
 }
