@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/pilb-proxy/pilb/bench/internal/procstat"
+	"github.com/pilb-proxy/pilb/bench/internal/proxies"
+	"github.com/pilb-proxy/pilb/bench/internal/results"
+	"github.com/pilb-proxy/pilb/bench/internal/suite"
+)
+
+// cmdLadder runs local (pilb only by default) or compare (pilb, nginx,
+// haproxy) on this host, over loopback only.
+func cmdLadder(kind string, args []string) error {
+	fs := newFlagSet(kind)
+	var lf ladderFlags
+	lf.register(fs)
+	defProxies := "pilb"
+	if kind == "compare" {
+		defProxies = "pilb,nginx,haproxy"
+	}
+	proxyList := fs.String("proxies", defProxies, "proxies to measure, comma-separated: pilb, nginx, haproxy")
+	loops := intList{1}
+	fs.Var(&loops, "loops", "proxy loop/worker/thread counts, comma-separated (1,2 measures the scaling loss the size model uses)")
+	listen := fs.String("listen", "127.0.0.1:0", "proxy listen address, loopback only (port 0 picks a free one)")
+	nBackends := fs.Int("backends", 2, "number of pilb-backend processes")
+	backendLoops := fs.Int("backend-loops", 1, "event loops per backend")
+	connsPerBackend := fs.Int("conns-per-backend", 64, "keep-alive connections per backend (pilb -conns-per-backend, nginx keepalive)")
+	proxyCPUs := fs.String("proxy-cpus", "auto", "taskset CPU list for the proxy; auto = the first <loops> CPUs when enough remain")
+	loadCPUs := fs.String("load-cpus", "auto", "taskset CPU list for wrk/hey and the backends; auto = the other CPUs")
+	pilbBin := fs.String("pilb-bin", "", "pilb binary (default: go build ./cmd/pilb)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if !proxies.IsLoopback(*listen) {
+		return fmt.Errorf("%w: -listen %s is not a loopback address: %s only loads this machine over loopback (use remote)", errUsage, *listen, kind)
+	}
+	names := strings.Split(*proxyList, ",")
+	for _, n := range names {
+		if n != "pilb" && n != "nginx" && n != "haproxy" {
+			return fmt.Errorf("%w: -proxies: unknown proxy %q", errUsage, n)
+		}
+	}
+	maxLoops := 1
+	for _, l := range loops {
+		if l < 1 {
+			return fmt.Errorf("%w: -loops must be ≥ 1", errUsage)
+		}
+		maxLoops = max(maxLoops, l)
+	}
+	started := time.Now()
+	deadline := started.Add(lf.maxTime)
+	pcpus, rcpus, note := cpuPlan(maxLoops, *proxyCPUs, *loadCPUs)
+	ladder, err := lf.ladder(deadline, rcpus)
+	if err != nil {
+		return err
+	}
+
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	ctx, cancelDeadline := context.WithDeadline(ctx, deadline.Add(time.Minute))
+	defer cancelDeadline()
+
+	root, err := moduleRoot()
+	if err != nil {
+		return err
+	}
+	tools := append([]string{"taskset"}, ladder.Tools...)
+	for _, n := range names {
+		if n != "pilb" {
+			tools = append(tools, n)
+		}
+	}
+	if err := proxies.EnsureTools(ctx, os.Stdout, tools...); err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp("", "pilb-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	fmt.Println("building pilb-backend and pilb…")
+	backendBin, err := build(ctx, root, "./cmd/pilb-backend", work)
+	if err != nil {
+		return err
+	}
+	if *pilbBin == "" && strings.Contains(*proxyList, "pilb") {
+		if *pilbBin, err = build(ctx, root, "./cmd/pilb", work); err != nil {
+			return fmt.Errorf("pilb does not build, so it cannot be measured (use -proxies nginx,haproxy meanwhile): %w", err)
+		}
+	}
+
+	dir := outDir(root, lf.out, started)
+	run := &results.Run{Kind: kind, Started: started, Args: os.Args, Flags: flagValues(fs),
+		Machine: procstat.Describe("wrk", "hey", "nginx", "haproxy")}
+	run.Machine.Tools["pilb"] = "this tree"
+	run.Layout = fmt.Sprintf("proxy on CPUs [%s], load generator and %d backends (%d loop each) on CPUs [%s]; loopback",
+		orAll(pcpus), *nBackends, *backendLoops, orAll(rcpus))
+	if note != "" {
+		run.Notes = append(run.Notes, note)
+	}
+	if busy := busyNote(); busy != "" {
+		run.Notes = append(run.Notes, busy)
+		fmt.Println("warning:", busy)
+	}
+	raiseNOFILE()
+	fmt.Println(run.Layout)
+	if note != "" {
+		fmt.Println("note:", note)
+	}
+
+	backends, err := proxies.StartBackends(ctx, backendBin, work, rcpus, *nBackends, *backendLoops)
+	if err != nil {
+		return err
+	}
+	defer backends.Stop()
+
+	pr := &suite.Progress{W: os.Stdout, Total: len(names) * len(loops) * len(ladder.Tools) * len(ladder.Sizes) * len(ladder.Conns)}
+	complete := true
+	for _, name := range names {
+		for _, l := range loops {
+			listenAddr, err := resolveListen(*listen)
+			if err != nil {
+				return err
+			}
+			var px proxies.Proxy
+			switch name {
+			case "pilb":
+				px = &proxies.Pilb{Bin: *pilbBin}
+			case "nginx":
+				px = &proxies.Nginx{}
+			case "haproxy":
+				px = &proxies.HAProxy{}
+			}
+			cfg := proxies.Config{Listen: listenAddr, Backends: backends.Addrs, Loops: l, CPUs: pcpus,
+				ConnsPerBackend: *connsPerBackend, Dir: work}
+			fmt.Printf("starting %s ×%d on %s…\n", name, l, listenAddr)
+			if err := px.Start(ctx, cfg); err != nil {
+				msg := fmt.Sprintf("%s ×%d did not start: %v", name, l, err)
+				fmt.Println("  ", msg)
+				run.Notes = append(run.Notes, msg)
+				pr.Total -= len(ladder.Tools) * len(ladder.Sizes) * len(ladder.Conns)
+				continue
+			}
+			t := suite.Target{Name: name, Loops: l, BaseURL: "http://" + listenAddr,
+				Sample: func() (procstat.Sample, error) { return procstat.Read(px.PIDs()...) }}
+			ok := suite.Run(ctx, t, ladder, run, pr)
+			_ = px.Stop()
+			if !ok {
+				complete = false
+				break
+			}
+		}
+		if !complete {
+			break
+		}
+	}
+	if !complete {
+		run.Notes = append(run.Notes, fmt.Sprintf("stopped early (deadline -max-time %s or interrupt) after %d steps", lf.maxTime, len(run.Steps)))
+	}
+	// Write what was measured even after an interrupt.
+	return finish(dir, run)
+}
+
+// resolveListen picks a free port for a :0 listen address: every proxy
+// needs a concrete one in its config.
+func resolveListen(listen string) (string, error) {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", fmt.Errorf("%w: -listen %q: %v", errUsage, listen, err)
+	}
+	if port != "0" {
+		return listen, nil
+	}
+	p, err := proxies.FreePort()
+	if err != nil {
+		return "", err
+	}
+	return net.JoinHostPort(host, strconv.Itoa(p)), nil
+}
+
+func orAll(cpus string) string {
+	if cpus == "" {
+		return "any"
+	}
+	return cpus
+}

@@ -1,0 +1,167 @@
+// Package proxies starts and stops the processes a benchmark measures —
+// pilb, nginx and HAProxy configured as equals — and the pilb-backend
+// fleet behind them, each pinned to CPUs with taskset, and installs the
+// tools they need with apt-get when missing.
+package proxies
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// readyTimeout bounds how long a started process has to answer.
+const readyTimeout = 10 * time.Second
+
+// ErrNotReady is returned when a started process does not answer HTTP on
+// its address within readyTimeout; the error carries its log's tail.
+var ErrNotReady = errors.New("proxies: process did not become ready")
+
+// Config is what every proxy is started with.
+type Config struct {
+	// Listen is the proxy's loopback host:port.
+	Listen string
+	// Backends are the origin addresses, host:port.
+	Backends []string
+	// Loops is the number of event loops, workers or threads (one per
+	// core): pilb -loops, nginx worker_processes, haproxy nbthread.
+	Loops int
+	// CPUs is the taskset CPU list for the proxy ("0", "0-1"); empty
+	// means no pinning.
+	CPUs string
+	// ConnsPerBackend is the idle keep-alive connections each proxy may
+	// keep per backend (pilb -conns-per-backend, nginx keepalive).
+	ConnsPerBackend int
+	// Dir is a scratch folder for configs and logs.
+	Dir string
+}
+
+// Proxy is one proxy under test.
+type Proxy interface {
+	Name() string
+	// Start starts the proxy and returns once it answers a request.
+	Start(ctx context.Context, cfg Config) error
+	// PIDs returns the processes whose CPU time is the proxy's.
+	PIDs() []int
+	// Stop stops it and waits for it to exit.
+	Stop() error
+}
+
+// process is a child process pinned with taskset, logging to a file.
+type process struct {
+	name string
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{}
+}
+
+// startProcess runs argv (pinned to cpus when set) with its output in
+// dir/name.log.
+func startProcess(name, dir, cpus string, argv ...string) (*process, error) {
+	if cpus != "" {
+		argv = append([]string{"taskset", "-c", cpus}, argv...)
+	}
+	logPath := filepath.Join(dir, name+".log")
+	f, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = f, f
+	// Its own process group, so that Stop also reaches nginx's workers.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("proxies: start %s: %w", name, err)
+	}
+	p := &process{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); f.Close(); close(p.done) }()
+	return p, nil
+}
+
+// waitReady polls url until it answers or the process exits.
+func (p *process) waitReady(ctx context.Context, url string) error {
+	deadline := time.Now().Add(readyTimeout)
+	client := &http.Client{Timeout: time.Second}
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.done:
+			return fmt.Errorf("%w: %s exited: %s", ErrNotReady, p.name, p.tail())
+		case <-ctx.Done():
+			return ctx.Err()
+		default:
+		}
+		resp, err := client.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode < 500 {
+				return nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("%w: %s at %s after %s: %s", ErrNotReady, p.name, url, readyTimeout, p.tail())
+}
+
+// tail is the end of the process's log, on one line.
+func (p *process) tail() string {
+	b, _ := os.ReadFile(p.log)
+	s := strings.TrimSpace(string(b))
+	if len(s) > 400 {
+		s = "…" + s[len(s)-400:]
+	}
+	if s == "" {
+		return "(empty log " + p.log + ")"
+	}
+	return strings.ReplaceAll(s, "\n", " | ")
+}
+
+// pid is the process's own PID: taskset execs the command, so it is the
+// command's.
+func (p *process) pid() int { return p.cmd.Process.Pid }
+
+// stop sends SIGTERM to the process group, then SIGKILL after 5 s.
+func (p *process) stop() error {
+	if p == nil {
+		return nil
+	}
+	_ = syscall.Kill(-p.pid(), syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+		_ = syscall.Kill(-p.pid(), syscall.SIGKILL)
+		<-p.done
+	}
+	return nil
+}
+
+// FreePort returns a free loopback port.
+func FreePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// IsLoopback reports whether host:port names a loopback address.
+func IsLoopback(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host = hostport
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

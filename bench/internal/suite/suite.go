@@ -1,0 +1,162 @@
+// Package suite runs a ladder of load steps (concurrency × response
+// size) against one target and measures each: the load generator's
+// figures and the proxy's CPU time and memory. It shows progress and
+// stops by itself at a deadline.
+package suite
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pilb-proxy/pilb/bench/internal/load"
+	"github.com/pilb-proxy/pilb/bench/internal/procstat"
+	"github.com/pilb-proxy/pilb/bench/internal/results"
+)
+
+// rssInterval is how often RSS is sampled during a step.
+const rssInterval = 200 * time.Millisecond
+
+// Target is what a ladder drives.
+type Target struct {
+	// Name labels the steps ("pilb", "nginx", "haproxy").
+	Name string
+	// Loops is the proxy's loop/worker/thread count, for the steps.
+	Loops int
+	// BaseURL is "http://host:port"; the step's path is appended.
+	BaseURL string
+	// Sample reads the proxy's cumulative CPU time and RSS; nil when the
+	// proxy cannot be observed (remote without an agent).
+	Sample func() (procstat.Sample, error)
+}
+
+// Ladder is the steps to run against a target.
+type Ladder struct {
+	Conns    []int
+	Sizes    []int
+	Tools    []string // "wrk", "hey"
+	Duration time.Duration
+	// Warmup is a short untimed load before the first step.
+	Warmup  time.Duration
+	Threads int    // wrk threads
+	CPUs    string // taskset list for the load generator
+	// Deadline stops the ladder before a step that would end after it.
+	Deadline time.Time
+}
+
+// Progress counts steps across ladders for the progress line.
+type Progress struct {
+	W     io.Writer
+	Total int
+	done  int
+	began time.Time
+}
+
+// Path is the URL path serving size response bytes (pilb-backend's
+// /bytes/N route).
+func Path(size int) string { return fmt.Sprintf("/bytes/%d", size) }
+
+// Run runs the ladder against t and appends the steps to run. It returns
+// false when the deadline stopped it.
+func Run(ctx context.Context, t Target, l Ladder, run *results.Run, pr *Progress) bool {
+	if pr.began.IsZero() {
+		pr.began = time.Now()
+	}
+	if l.Warmup > 0 {
+		_, _ = load.Run(ctx, load.Spec{Tool: "wrk", URL: t.BaseURL + Path(l.Sizes[0]), Conns: l.Conns[len(l.Conns)/2],
+			Duration: l.Warmup, Threads: l.Threads, CPUs: l.CPUs})
+	}
+	for _, tool := range l.Tools {
+		for _, size := range l.Sizes {
+			for _, conns := range l.Conns {
+				if ctx.Err() != nil || time.Now().Add(l.Duration+5*time.Second).After(l.Deadline) {
+					return false
+				}
+				st := Measure(ctx, t, tool, size, conns, l)
+				run.Steps = append(run.Steps, st)
+				pr.done++
+				pr.print(st)
+			}
+		}
+	}
+	return true
+}
+
+// Measure runs one step.
+func Measure(ctx context.Context, t Target, tool string, size, conns int, l Ladder) results.Step {
+	st := results.Step{Proxy: t.Name, Loops: t.Loops, Conns: conns, RespBytes: size}
+	if tool == "hey" {
+		st.Proxy += "/hey"
+	}
+	var before procstat.Sample
+	var maxRSS int64
+	var sampleErr error
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	if t.Sample != nil {
+		before, sampleErr = t.Sample()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tick := time.NewTicker(rssInterval)
+			defer tick.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+					if s, err := t.Sample(); err == nil {
+						maxRSS = max(maxRSS, s.RSSBytes)
+					}
+				}
+			}
+		}()
+	}
+	res, err := load.Run(ctx, load.Spec{Tool: tool, URL: t.BaseURL + Path(size), Conns: conns,
+		Duration: l.Duration, Threads: l.Threads, CPUs: l.CPUs})
+	close(stop)
+	wg.Wait()
+	st.Load = res
+	if err != nil {
+		st.Err = err.Error()
+	}
+	if t.Sample != nil && sampleErr == nil {
+		after, err := t.Sample()
+		if err != nil {
+			st.Err = strings.TrimPrefix(st.Err+"; proxy sample: "+err.Error(), "; ")
+			return st
+		}
+		st.ProxyCPUSeconds = after.CPUSeconds - before.CPUSeconds
+		if wall := after.At.Sub(before.At).Seconds(); wall > 0 {
+			st.ProxyCores = st.ProxyCPUSeconds / wall
+		}
+		if res.Requests > 0 {
+			st.CPUPerRequestUS = st.ProxyCPUSeconds / float64(res.Requests) * 1e6
+		}
+		st.ProxyRSSBytes = max(maxRSS, after.RSSBytes)
+	}
+	return st
+}
+
+func (pr *Progress) print(st results.Step) {
+	if pr.W == nil {
+		return
+	}
+	elapsed := time.Since(pr.began)
+	left := ""
+	if pr.done > 0 && pr.Total > pr.done {
+		left = fmt.Sprintf(", ~%s left", (elapsed / time.Duration(pr.done) * time.Duration(pr.Total-pr.done)).Round(time.Second))
+	}
+	head := fmt.Sprintf("[%d/%d %s%s] %s ×%d %6dB c=%-4d", pr.done, pr.Total, elapsed.Round(time.Second), left,
+		st.Proxy, st.Loops, st.RespBytes, st.Conns)
+	if st.Err != "" {
+		fmt.Fprintf(pr.W, "%s FAILED: %s\n", head, st.Err)
+		return
+	}
+	l := st.Load
+	fmt.Fprintf(pr.W, "%s %9.0f req/s  p50 %.3f  p99 %.3f  p99.9 %.3f ms  %6.1f µs CPU/req  %.2f cores  errors %d  non-2xx %d\n",
+		head, l.RPS, l.Latency.P50, l.Latency.P99, l.Latency.P999, st.CPUPerRequestUS, st.ProxyCores, l.Errors, l.Non2xx)
+}
