@@ -127,10 +127,12 @@ func appendResponseHead(dst []byte, r *httpparse.Response, f respFraming) []byte
 	for i := range r.Headers[:r.NumHeaders] {
 		h := &r.Headers[i]
 		if h.Hop {
-			// Upgrade names the new protocol of a 101; Trailer announces
-			// the trailer fields of a chunked body forwarded as it is.
+			// Upgrade names the new protocol of a 101. A chunked body
+			// forwarded as it is keeps its Transfer-Encoding lines, with
+			// any coding applied before chunked (gzip, chunked), and the
+			// Trailer field announcing its trailers.
 			keep := (h.ID == httpparse.HdrUpgrade && f.upgrade) ||
-				(h.ID == httpparse.HdrTrailer && verbatimChunked)
+				(h.ID == httpparse.HdrTrailer || h.ID == httpparse.HdrTransferEncoding) && verbatimChunked
 			if !keep {
 				continue
 			}
@@ -141,9 +143,6 @@ func appendResponseHead(dst []byte, r *httpparse.Response, f respFraming) []byte
 		dst = append(dst, "Via: 1.0 pilb\r\n"...)
 	} else {
 		dst = append(dst, "Via: 1.1 pilb\r\n"...)
-	}
-	if verbatimChunked {
-		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
 	}
 	switch {
 	case f.upgrade:

@@ -87,7 +87,11 @@ func TestAppendResponseHead(t *testing.T) {
 	}, {
 		name: "chunked to a 1.1 client re-adds Transfer-Encoding and keeps Trailer",
 		in:   "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-T\r\n\r\n",
-		want: "HTTP/1.1 200 OK\r\nTrailer: X-T\r\nVia: 1.1 pilb\r\nTransfer-Encoding: chunked\r\n\r\n",
+		want: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-T\r\nVia: 1.1 pilb\r\n\r\n",
+	}, {
+		name: "a coding before chunked is kept when the body is forwarded as it is",
+		in:   "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n",
+		want: "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\nVia: 1.1 pilb\r\n\r\n",
 	}, {
 		name: "chunked to a 1.0 client is de-chunked and closed",
 		in:   "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-T\r\n\r\n",

@@ -133,7 +133,7 @@ func (l *loop) startExchange(cl *clientConn, buf []byte, n int) {
 	cl.out = appendRequestHead(cl.out[:0], r, cl.ip, l.cfg.Proto)
 
 	consumed := n
-	cl.reqDone = r.Body == httpparse.BodyNone
+	cl.reqDone = r.Body == httpparse.BodyNone || r.Body == httpparse.BodyLength && r.ContentLength == 0
 	if rest := buf[n:]; !cl.reqDone && len(rest) > 0 {
 		k, done, err := cl.bodyPrefix(rest)
 		if err != nil {
@@ -185,6 +185,12 @@ func (l *loop) dispatch(cl *clientConn) {
 	cl.tries++
 	b := l.cfg.Balancer.Pick(l.cfg.Backends.Snapshot(), l.now)
 	if b == nil || !b.Acquire() {
+		if cl.tries > 1 {
+			// The backends tried failed and are backed off now: the
+			// cause the client should hear of is theirs.
+			l.failExchange(cl, 502, ErrConnect, fromBackend)
+			return
+		}
 		l.failExchange(cl, 503, ErrNoBackend, fromInternal)
 		return
 	}
@@ -339,6 +345,12 @@ func (l *loop) startResponse(be *backendConn, cl *clientConn, buf []byte, n int)
 	r := &l.resp
 	f := respFraming{upgrade: r.Status == 101}
 	f.dechunk = r.Body == httpparse.BodyChunked && cl.minor == 0
+	if f.dechunk && otherCodings(r) {
+		// HTTP/1.0 has no transfer codings: removing chunked would hand
+		// the client a gzip (or other) coded body it cannot know of.
+		l.failExchange(cl, 502, ErrBadResponse, fromBackend)
+		return false
+	}
 	f.closeClient = !f.upgrade && (!cl.keepAlive || r.Body == httpparse.BodyUntilClose ||
 		f.dechunk || l.srv.draining.Load())
 	f.keepAlive10 = cl.minor == 0 && !f.closeClient && !f.upgrade
@@ -373,7 +385,7 @@ func (l *loop) startResponse(be *backendConn, cl *clientConn, buf []byte, n int)
 	}
 
 	be.state = bsBody
-	if r.Body == httpparse.BodyNone {
+	if r.Body == httpparse.BodyNone || r.Body == httpparse.BodyLength && r.ContentLength == 0 {
 		if !l.writeClient(cl, l.buf) || be.cl != cl {
 			return false
 		}
@@ -525,4 +537,16 @@ func (l *loop) kickClient(cl *clientConn) {
 	if len(cl.stash) > 0 || cl.c.InboundBuffered() > 0 {
 		l.onClientTraffic(cl)
 	}
+}
+
+// otherCodings reports whether a response applies a transfer coding other
+// than chunked (RFC 9112 §7).
+func otherCodings(r *httpparse.Response) bool {
+	for i := range r.Headers[:r.NumHeaders] {
+		h := &r.Headers[i]
+		if h.ID == httpparse.HdrTransferEncoding && !httpparse.EqualFoldASCII(h.Value, "chunked") {
+			return true
+		}
+	}
+	return false
 }
