@@ -35,6 +35,7 @@ func (l *loop) failExchange(cl *clientConn, code int, err error, src errorSource
 	if l.srv.log.Enabled(context.Background(), slog.LevelDebug) {
 		l.srv.log.Debug("exchange failed", "status", code, "source", src, "err", err)
 	}
+	cl.releaseOut()
 	if be := cl.be; be != nil {
 		unbind(cl, be)
 		be.b.Release()
@@ -84,6 +85,7 @@ func (l *loop) closeClient(cl *clientConn) {
 	if cl.state == csClosing || cl.state == csLinger || cl.state == csClosed {
 		return
 	}
+	cl.releaseOut()
 	if be := cl.be; be != nil {
 		unbind(cl, be)
 		be.b.Release()
@@ -134,6 +136,7 @@ func (l *loop) onClientClose(cl *clientConn) {
 	}
 	cl.c = nil
 	cl.state = csClosed
+	cl.releaseOut()
 	l.removeClient(cl)
 	if be := cl.be; be != nil {
 		unbind(cl, be)

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"github.com/panjf2000/gnet/v2"
+	"github.com/valyala/bytebufferpool"
 
 	"github.com/pilb-proxy/pilb/httpparse"
 	"github.com/pilb-proxy/pilb/pool"
@@ -41,8 +42,8 @@ type clientConn struct {
 
 	// The exchange in progress (state csExchange or csTunnel).
 	be          *backendConn
-	out         []byte // the request head (and body, when retained) sent upstream
-	retained    bool   // out holds the whole request, so it can be sent again
+	out         *bytebufferpool.ByteBuffer // upstream request head (and body, when retained); nil outside an exchange
+	retained    bool                       // out holds the whole request, so it can be sent again
 	reqBody     httpparse.BodyKind
 	reqLeft     int64 // BodyLength bytes still to forward
 	reqChunk    httpparse.ChunkedScanner

@@ -275,7 +275,7 @@ func (l *loop) backendOpened(be *backendConn, c gnet.Conn) gnet.Action {
 		}
 		if len(be.pending) > 0 {
 			p := be.pending
-			be.pending = be.pending[:0]
+			be.pending = nil
 			_, _ = c.Write(p)
 		}
 		return gnet.None
@@ -295,7 +295,7 @@ func (l *loop) backendOpened(be *backendConn, c gnet.Conn) gnet.Action {
 	}
 	if len(be.pending) > 0 {
 		p := be.pending
-		be.pending = be.pending[:0]
+		be.pending = nil // written once: a dial is rare, keep no buffer
 		if _, err := c.Write(p); err != nil {
 			return gnet.None // closed, and the exchange handed on
 		}

@@ -74,7 +74,7 @@ func (cl *clientConn) consume(n int) {
 		return
 	}
 	if n < 0 || n >= len(cl.stash) {
-		cl.stash = cl.stash[:0]
+		cl.stash = nil // pauses are rare: hold no memory for the next
 		if n < 0 && cl.c != nil {
 			_, _ = cl.c.Discard(-1)
 		}
@@ -212,6 +212,7 @@ func (l *loop) closeDetachedClient(cl *clientConn) {
 func (l *loop) clientGone(cl *clientConn) {
 	cl.state = csClosed
 	cl.stash = nil
+	cl.releaseOut()
 	l.removeClient(cl)
 	if be := cl.be; be != nil {
 		unbind(cl, be)

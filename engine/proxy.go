@@ -2,6 +2,7 @@ package engine
 
 import (
 	"github.com/panjf2000/gnet/v2"
+	"github.com/valyala/bytebufferpool"
 
 	"github.com/pilb-proxy/pilb/httpparse"
 )
@@ -130,7 +131,10 @@ func (l *loop) startExchange(cl *clientConn, buf []byte, n int) {
 	cl.respStarted = false
 	cl.deadline = 0
 	cl.tries = 0
-	cl.out = appendRequestHead(cl.out[:0], r, cl.ip, l.cfg.Proto)
+	if cl.out == nil {
+		cl.out = outPool.Get()
+	}
+	cl.out.B = appendRequestHead(cl.out.B[:0], r, cl.ip, l.cfg.Proto)
 
 	consumed := n
 	cl.reqDone = r.Body == httpparse.BodyNone || r.Body == httpparse.BodyLength && r.ContentLength == 0
@@ -141,7 +145,7 @@ func (l *loop) startExchange(cl *clientConn, buf []byte, n int) {
 			return
 		}
 		if k <= maxRetainedBody {
-			cl.out = append(cl.out, rest[:k]...)
+			cl.out.B = append(cl.out.B, rest[:k]...)
 			consumed += k
 			cl.reqDone = done
 			cl.advanceBody(k)
@@ -151,6 +155,21 @@ func (l *loop) startExchange(cl *clientConn, buf []byte, n int) {
 	cl.consume(consumed)
 	cl.state = csExchange
 	l.dispatch(cl)
+}
+
+// outPool holds the buffers of upstream request heads (and retained
+// bodies): a client holds one only from its request head to the first byte
+// of the response, so idle keep-alive clients hold none.
+var outPool bytebufferpool.Pool
+
+// releaseOut returns cl.out to outPool; the request can no longer be sent
+// again.
+func (cl *clientConn) releaseOut() {
+	if cl.out != nil {
+		outPool.Put(cl.out)
+		cl.out = nil
+	}
+	cl.retained = false
 }
 
 // bodyPrefix reports how many bytes of p belong to the request body and
@@ -174,7 +193,7 @@ func (cl *clientConn) advanceBody(n int) {
 	case httpparse.BodyLength:
 		cl.reqLeft -= int64(n)
 	case httpparse.BodyChunked:
-		_, _, _ = cl.reqChunk.Scan(cl.out[len(cl.out)-n:])
+		_, _, _ = cl.reqChunk.Scan(cl.out.B[len(cl.out.B)-n:])
 	}
 }
 
@@ -200,7 +219,7 @@ func (l *loop) dispatch(cl *clientConn) {
 	}
 	bind(cl, be)
 	be.deadline = l.now + int64(l.cfg.BackendTimeout)
-	l.writeBackend(be, cl.out)
+	l.writeBackend(be, cl.out.B)
 }
 
 // forwardRequestBody hands the body bytes at the head of buf to the
@@ -267,7 +286,10 @@ func (l *loop) onBackendTraffic(be *backendConn) gnet.Action {
 			if len(buf) == 0 {
 				return gnet.None
 			}
-			be.gotResp = true
+			if !be.gotResp {
+				be.gotResp = true
+				cl.releaseOut() // no retry from here on
+			}
 			r := &l.resp
 			r.Scanned = be.scanned
 			n, err := httpparse.ParseResponse(buf, r, cl.isHEAD)
