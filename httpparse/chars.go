@@ -1,5 +1,10 @@
 package httpparse
 
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
 // Byte classes, one bit each in charClass. A lookup is one load from a
 // 256-byte table, indexed by a byte so the compiler drops the bounds check.
 const (
@@ -89,23 +94,98 @@ const (
 	highs = 0x8080808080808080
 )
 
-// plainValue8 reports whether all eight bytes of the little-endian word x
-// are plain field-value bytes: none below 0x20 (CTLs, HTAB, CR, LF) and
-// none equal to DEL. Bytes >= 0x80 (obs-text) pass. It uses the classic
-// "has less than" and "has zero byte" bit tricks, which have no false
-// negatives and, used as a whole-word test, no false positives.
-func plainValue8(x uint64) bool {
+// ctlMask8 returns a word with the high bit set in each byte of the
+// little-endian word x that is not a plain field-value byte: below 0x20
+// (CTLs, HTAB, CR, LF) or DEL. Bytes >= 0x80 (obs-text) are plain. It uses
+// the "has less than" and "has zero byte" bit tricks: a borrow can set
+// bits above a flagged byte, never below, so the lowest set bit marks
+// exactly the first non-plain byte.
+func ctlMask8(x uint64) uint64 {
 	lt := (x - ones*0x20) &^ x
 	d := x ^ (ones * 0x7f)
 	del := (d - ones) &^ d
-	return (lt|del)&highs == 0
+	return (lt | del) & highs
 }
 
-// plainTarget8 reports whether all eight bytes of x are clsTarget bytes
-// (0x21-0x7e), with the same tricks as plainValue8.
-func plainTarget8(x uint64) bool {
+// nonTargetMask8 is ctlMask8 for request-target bytes: it flags every byte
+// outside 0x21-0x7e, so SP, CTLs, DEL and bytes >= 0x80.
+func nonTargetMask8(x uint64) uint64 {
 	lt := (x - ones*0x21) &^ x
 	d := x ^ (ones * 0x7f)
 	del := (d - ones) &^ d
-	return (lt|del|x)&highs == 0
+	return (lt | del | x) & highs
+}
+
+// valueEnd returns the index of the first byte at or after b[i] that is
+// not a field-value byte (RFC 9110 §5.5: field-vchar, obs-text, SP,
+// HTAB), or len(b). It checks sixteen bytes a step while they are all
+// plain and jumps straight to the first non-plain one.
+func valueEnd(b []byte, i int) int {
+	for {
+		var m uint64
+		switch {
+		case i+16 <= len(b):
+			w := b[i : i+16 : i+16]
+			mx := ctlMask8(binary.LittleEndian.Uint64(w[:8]))
+			my := ctlMask8(binary.LittleEndian.Uint64(w[8:]))
+			if mx|my == 0 {
+				i += 16
+				continue
+			}
+			if mx == 0 {
+				i += 8
+				mx = my
+			}
+			m = mx
+		case i+8 <= len(b):
+			m = ctlMask8(binary.LittleEndian.Uint64(b[i:]))
+			if m == 0 {
+				i += 8
+				continue
+			}
+		default:
+			for i < len(b) && charClass[b[i]]&clsValue != 0 {
+				i++
+			}
+			return i
+		}
+		i += bits.TrailingZeros64(m) >> 3
+		if b[i] != '\t' {
+			return i
+		}
+		i++
+	}
+}
+
+// targetEnd returns the index of the first byte at or after b[i] that is
+// not a request-target byte (clsTarget), or len(b), eight bytes a step.
+func targetEnd(b []byte, i int) int {
+	for i+8 <= len(b) {
+		if m := nonTargetMask8(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+		i += 8
+	}
+	for i < len(b) && charClass[b[i]]&clsTarget != 0 {
+		i++
+	}
+	return i
+}
+
+// tokenEnd returns the index of the first byte at or after b[i] that is
+// not a tchar, or len(b). Eight table lookups are ANDed for one branch
+// per eight bytes, then it goes one byte at a time.
+func tokenEnd(b []byte, i int) int {
+	for i+8 <= len(b) {
+		w := b[i : i+8 : i+8]
+		if charClass[w[0]]&charClass[w[1]]&charClass[w[2]]&charClass[w[3]]&
+			charClass[w[4]]&charClass[w[5]]&charClass[w[6]]&charClass[w[7]]&clsToken == 0 {
+			break
+		}
+		i += 8
+	}
+	for i < len(b) && charClass[b[i]]&clsToken != 0 {
+		i++
+	}
+	return i
 }

@@ -1,7 +1,5 @@
 package httpparse
 
-import "encoding/binary"
-
 // EqualFoldASCII reports whether b equals lower when ASCII letters are
 // compared case-insensitively, as field names and most protocol tokens are
 // (RFC 9110 §5.1). lower must be all lower case: it is compared as is.
@@ -183,50 +181,55 @@ type fields struct {
 	expect100 bool  // "Expect: 100-continue"
 }
 
-// parseFields splits the field lines b[i:] into hs and collects f. b must
-// end with the empty line that ends the head, every LF in b[i:] must be
-// preceded by CR (findHeadEnd checks both), and b[i-1] must be the LF of
-// the start line. Errors are reported for the first bad byte in order.
-func parseFields(b []byte, i int, hs *[MaxHeaders]Header, maxHeaders int, f *fields) error {
+// parseFields splits the field lines that start at b[i] into hs and
+// collects f, and returns the offset just past the empty line that ends
+// the head. b[i-1] must be the LF of the start line. b may end anywhere:
+// running out of bytes is ErrNeedMore. Errors are reported for the first
+// bad byte in order, a bad Content-Length at its line.
+func parseFields(b []byte, i int, hs *[MaxHeaders]Header, maxHeaders int, f *fields) (end int, err error) {
 	k := 0
 	for {
+		if i+1 >= len(b) {
+			return 0, ErrNeedMore
+		}
 		if b[i] == '\r' {
 			// An empty line ends the head; a CR that does not end a line is
 			// a bare CR (RFC 9112 §2.2).
 			if b[i+1] != '\n' {
-				return ErrBadHeader
+				return 0, ErrBadHeader
 			}
-			break
+			f.n = k
+			return i + 2, nil
 		}
 		// field-name is a token directly followed by the colon: no
 		// whitespace before it (RFC 9112 §5.1), and a line that starts
 		// with SP or HTAB is obs-fold (RFC 9112 §5.2); both end the token
 		// loop at once.
 		ns := i
-		for charClass[b[i]]&clsToken != 0 {
-			i++
+		i = tokenEnd(b, i)
+		if i == len(b) {
+			return 0, ErrNeedMore
 		}
-		if i == ns || b[i] != ':' {
-			return ErrBadHeader
+		if b[i] != ':' || i == ns {
+			return 0, lineErr(b[i], ErrBadHeader)
 		}
 		name := b[ns:i]
 		i++
-		for b[i] == ' ' || b[i] == '\t' {
+		for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
 			i++
 		}
 		vs := i
-		// RFC 9110 §5.5: field-vchar, SP and HTAB; eight bytes a step
-		// until something that is not a plain byte, then one at a time.
-		for i+8 <= len(b) && plainValue8(binary.LittleEndian.Uint64(b[i:])) {
-			i += 8
-		}
-		for charClass[b[i]]&clsValue != 0 {
-			i++
+		i = valueEnd(b, i)
+		if i+1 >= len(b) {
+			if i < len(b) && b[i] != '\r' {
+				return 0, lineErr(b[i], ErrBadHeader)
+			}
+			return 0, ErrNeedMore
 		}
 		// The value must end in CRLF: anything else here is NUL, a CTL,
-		// DEL or a bare CR.
+		// DEL, a bare CR or a bare LF.
 		if b[i] != '\r' || b[i+1] != '\n' {
-			return ErrBadHeader
+			return 0, lineErr(b[i], ErrBadHeader)
 		}
 		ve := i
 		for ve > vs && (b[ve-1] == ' ' || b[ve-1] == '\t') {
@@ -234,7 +237,7 @@ func parseFields(b []byte, i int, hs *[MaxHeaders]Header, maxHeaders int, f *fie
 		}
 		i += 2
 		if k == maxHeaders {
-			return ErrTooManyHeaders
+			return 0, ErrTooManyHeaders
 		}
 		v := b[vs:ve]
 		id := lookupID(name)
@@ -243,12 +246,19 @@ func parseFields(b []byte, i int, hs *[MaxHeaders]Header, maxHeaders int, f *fie
 		k++
 		if id != HdrOther {
 			if err := f.note(id, v); err != nil {
-				return err
+				return 0, err
 			}
 		}
 	}
-	f.n = k
-	return nil
+}
+
+// lineErr is the error for byte c out of place in a line: a bare LF has
+// its own error (RFC 9112 §2.2), anything else is err.
+func lineErr(c byte, err error) error {
+	if c == '\n' {
+		return ErrBareLF
+	}
+	return err
 }
 
 // note records a field PILB acts on.

@@ -71,24 +71,20 @@ func ParseRequest(buf []byte, r *Request) (n int, err error) {
 		return 0, err
 	}
 	fs := start + cr + 2
-	end, resume, err := findHeadEnd(buf[:stop], fs, from)
-	if err == ErrNeedMore {
-		if len(buf)-start >= maxHead {
-			return 0, ErrHeadTooLarge
-		}
-		r.Scanned = resume
-		return 0, err
-	}
-	if err != nil {
-		return 0, err
-	}
-
 	r.Method = line[:sp1]
 	r.Target = line[sp1+1 : sp2]
 	r.Version = line[sp2+1 : cr]
 	r.Minor = int(r.Version[7] - '0')
 	var f fields
-	if err := parseFields(buf[:end], fs, &r.Headers, maxHeaders, &f); err != nil {
+	end, err := parseHead(buf[:stop], fs, from, &r.Headers, maxHeaders, &f)
+	if err == ErrNeedMore {
+		if len(buf)-start >= maxHead {
+			return 0, ErrHeadTooLarge
+		}
+		r.Scanned = end
+		return 0, err
+	}
+	if err != nil {
 		return 0, err
 	}
 	r.NumHeaders = f.n
@@ -204,24 +200,18 @@ func scanRequestLine(b []byte, from, maxTarget int) (sp1, sp2, cr, checked int, 
 		i = max(i, ts)
 		// request-target (RFC 9112 §3.2), checked for length as it goes so
 		// that an endless target fails before its end arrives.
-		for ; i < len(b); i++ {
-			c := b[i]
-			if charClass[c]&clsTarget != 0 {
-				if i-ts >= maxTarget {
-					return 0, 0, 0, 0, ErrTargetTooLong
-				}
-				continue
-			}
-			if c == ' ' && i > ts {
-				break
-			}
-			if c == '\n' {
-				return 0, 0, 0, 0, ErrBareLF
-			}
-			return 0, 0, 0, 0, ErrBadRequestLine
+		// The length is checked once the end is known, and for an
+		// incomplete target against what has come so far, so the first
+		// byte past the limit is the error however the bytes were split.
+		i = targetEnd(b, i)
+		if i-ts > maxTarget {
+			return 0, 0, 0, 0, ErrTargetTooLong
 		}
 		if i == len(b) {
 			return 0, 0, 0, i, ErrNeedMore
+		}
+		if b[i] != ' ' || i == ts {
+			return 0, 0, 0, 0, lineErr(b[i], ErrBadRequestLine)
 		}
 		sp2 = i
 		i++
@@ -267,6 +257,32 @@ func checkVersion(v []byte, bad error) error {
 		return ErrUnsupportedVersion
 	}
 	return bad
+}
+
+// parseHead parses the field lines that start at buf[fs] (buf[fs-1] is
+// the LF of the start line), resuming at from after an ErrNeedMore, and
+// returns the offset just past the head, or on ErrNeedMore where to resume.
+//
+// The errors are those of two passes: findHeadEnd over the whole head
+// (bare LF, and ErrNeedMore while the empty line has not come), then
+// parseFields over the complete head (every other error, in byte order).
+// That order does not depend on how the head was split across calls, and
+// the first pass is all a resumed call does until the head is complete.
+// A call that is not resuming inside the field lines tries the one pass of
+// parseFields first: it succeeds exactly when the two passes would, and
+// only an incomplete or bad head pays for the second try.
+func parseHead(buf []byte, fs, from int, hs *[MaxHeaders]Header, maxHeaders int, f *fields) (end int, err error) {
+	if from <= fs {
+		if end, err := parseFields(buf, fs, hs, maxHeaders, f); err == nil {
+			return end, nil
+		}
+		*f = fields{}
+	}
+	end, resume, err := findHeadEnd(buf, fs, from)
+	if err != nil {
+		return resume, err
+	}
+	return parseFields(buf[:end], fs, hs, maxHeaders, f)
 }
 
 // findHeadEnd finds the empty line that ends a head whose field lines

@@ -51,12 +51,13 @@ func ParseResponse(buf []byte, r *Response, reqMethodHEAD bool) (n int, err erro
 		return 0, err
 	}
 	fs := cr + 2
-	end, resume, err := findHeadEnd(line, fs, from)
+	var f fields
+	end, err := parseHead(line, fs, from, &r.Headers, maxHeaders, &f)
 	if err == ErrNeedMore {
 		if len(buf) >= maxHead {
 			return 0, ErrHeadTooLarge
 		}
-		r.Scanned = resume
+		r.Scanned = end
 		return 0, err
 	}
 	if err != nil {
@@ -69,10 +70,6 @@ func ParseResponse(buf []byte, r *Response, reqMethodHEAD bool) (n int, err erro
 		r.Reason = line[13:cr]
 	} else {
 		r.Reason = line[12:12]
-	}
-	var f fields
-	if err := parseFields(buf[:end], fs, &r.Headers, maxHeaders, &f); err != nil {
-		return 0, err
 	}
 	r.NumHeaders = f.n
 	if f.teLines > 0 && f.clDigits != nil {
