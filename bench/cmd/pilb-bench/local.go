@@ -99,7 +99,7 @@ func cmdLadder(kind string, args []string) error {
 	}
 
 	dir := outDir(root, lf.out, started)
-	run := &results.Run{Kind: kind, Started: started, Args: os.Args, Flags: flagValues(fs),
+	run := &results.Run{Kind: kind, Started: started, Args: append([]string{"pilb-bench"}, os.Args[1:]...), Flags: flagValues(fs),
 		Machine: procstat.Describe("wrk", "hey", "nginx", "haproxy")}
 	run.Machine.Tools["pilb"] = "this tree"
 	run.Layout = fmt.Sprintf("proxy on CPUs [%s], load generator and %d backends (%d loop each) on CPUs [%s]; loopback",

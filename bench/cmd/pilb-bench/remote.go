@@ -84,7 +84,7 @@ func cmdRemote(args []string) error {
 	if err != nil {
 		root = "."
 	}
-	run := &results.Run{Kind: "remote", Started: started, Args: os.Args, Flags: flagValues(fs),
+	run := &results.Run{Kind: "remote", Started: started, Args: append([]string{"pilb-bench"}, os.Args[1:]...), Flags: flagValues(fs),
 		Machine: procstat.Describe("wrk", "hey")}
 	run.Layout = fmt.Sprintf("load generator %s (this host) -> %s at %s", run.Machine.Hostname, *name, u.Host)
 	t := suite.Target{Name: *name, Loops: *loops, BaseURL: strings.TrimSuffix(*target, "/")}
