@@ -147,3 +147,12 @@ func idempotent(method []byte) bool {
 	}
 	return false
 }
+
+// discard drops the first n input bytes of c; n < 0 drops them all. gnet's
+// Discard drops everything for n == 0 too, which is never what a caller
+// that consumed nothing means.
+func discard(c gnet.Conn, n int) {
+	if n != 0 {
+		_, _ = c.Discard(n)
+	}
+}

@@ -69,14 +69,14 @@ func (cl *clientConn) input() []byte {
 func (cl *clientConn) consume(n int) {
 	if len(cl.stash) == 0 {
 		if cl.c != nil {
-			_, _ = cl.c.Discard(n)
+			discard(cl.c, n)
 		}
 		return
 	}
 	if n < 0 || n >= len(cl.stash) {
 		cl.stash = nil // pauses are rare: hold no memory for the next
 		if n < 0 && cl.c != nil {
-			_, _ = cl.c.Discard(-1)
+			discard(cl.c, -1)
 		}
 		return
 	}

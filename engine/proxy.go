@@ -276,7 +276,7 @@ func (l *loop) onBackendTraffic(be *backendConn) gnet.Action {
 			// An idle pooled connection spoke out of turn (a late 408, say):
 			// it can no longer be trusted to frame the next response.
 			if be.c != nil {
-				_, _ = be.c.Discard(-1)
+				discard(be.c, -1)
 			}
 			return gnet.Close
 		}
@@ -305,7 +305,7 @@ func (l *loop) onBackendTraffic(be *backendConn) gnet.Action {
 			if r.Status < 200 {
 				if r.Status != 101 {
 					l.forwardInterim(cl, r)
-					_, _ = be.c.Discard(n)
+					discard(be.c, n)
 					continue
 				}
 				if !cl.upgrade {
@@ -326,7 +326,7 @@ func (l *loop) onBackendTraffic(be *backendConn) gnet.Action {
 			if !ok {
 				return gnet.None
 			}
-			_, _ = be.c.Discard(k)
+			discard(be.c, k)
 			if done {
 				l.finishResponse(be)
 				return gnet.None
@@ -341,7 +341,7 @@ func (l *loop) onBackendTraffic(be *backendConn) gnet.Action {
 			if !l.writeClient(cl, buf) || be.cl != cl {
 				return gnet.None
 			}
-			_, _ = be.c.Discard(-1)
+			discard(be.c, -1)
 			return l.afterResponseWrite(be, cl)
 
 		default:
@@ -399,7 +399,7 @@ func (l *loop) startResponse(be *backendConn, cl *clientConn, buf []byte, n int)
 		if !l.writeClient(cl, l.buf) || (len(rest) > 0 && !l.writeClient(cl, rest)) || be.cl != cl {
 			return false
 		}
-		_, _ = be.c.Discard(-1)
+		discard(be.c, -1)
 		// Bytes the client sent behind the upgrade request belong to the
 		// new protocol: hand them over now.
 		l.kickClient(cl)
@@ -411,7 +411,7 @@ func (l *loop) startResponse(be *backendConn, cl *clientConn, buf []byte, n int)
 		if !l.writeClient(cl, l.buf) || be.cl != cl {
 			return false
 		}
-		_, _ = be.c.Discard(n)
+		discard(be.c, n)
 		l.finishResponse(be)
 		return false
 	}
@@ -429,7 +429,7 @@ func (l *loop) startResponse(be *backendConn, cl *clientConn, buf []byte, n int)
 			return false
 		}
 		be.advanceBody(rest[:k])
-		_, _ = be.c.Discard(n + k)
+		discard(be.c, n + k)
 		if done {
 			l.finishResponse(be)
 			return false
@@ -439,7 +439,7 @@ func (l *loop) startResponse(be *backendConn, cl *clientConn, buf []byte, n int)
 	if !l.writeClient(cl, l.buf) || be.cl != cl {
 		return false
 	}
-	_, _ = be.c.Discard(n)
+	discard(be.c, n)
 	return true
 }
 
