@@ -429,7 +429,7 @@ func (l *loop) startResponse(be *backendConn, cl *clientConn, buf []byte, n int)
 			return false
 		}
 		be.advanceBody(rest[:k])
-		discard(be.c, n + k)
+		discard(be.c, n+k)
 		if done {
 			l.finishResponse(be)
 			return false
