@@ -165,6 +165,25 @@ func (s *ChunkedScanner) frame(p []byte) (int, error) {
 		return 0, ErrBadChunk
 	}
 	for i := 0; i < len(p); i++ {
+		if s.state == csDataCR && i+1 < len(p) && p[i] == '\r' && p[i+1] == '\n' {
+			// Fast path: the CRLF after chunk data in one piece.
+			s.state = csSizeStart
+			i++
+			continue
+		}
+		if s.state == csSizeStart {
+			// Fast path: a whole "HEX CRLF" line without extensions.
+			if n, size, ok := sizeLine(p[i:]); ok {
+				i += n - 1
+				s.line, s.rem = 0, size
+				if size == 0 {
+					s.state = csTrailerStart
+					continue
+				}
+				s.state = csData
+				return i + 1, nil
+			}
+		}
 		c := p[i]
 		if s.state <= csSizeLF {
 			s.line++
@@ -327,6 +346,26 @@ func (s *ChunkedScanner) frame(p []byte) (int, error) {
 		}
 	}
 	return len(p), nil
+}
+
+// sizeLine parses a chunk-size line without extensions, 1*HEXDIG CRLF, at
+// the start of p, returning its length and the size; ok is false when p
+// does not start with a whole such line (the caller then goes byte by
+// byte, which also finds the errors). At most 15 digits are taken here so
+// the size cannot overflow.
+func sizeLine(p []byte) (n int, size uint64, ok bool) {
+	for n < len(p) && n < 15 {
+		d := unhex[p[n]]
+		if d == noHex {
+			break
+		}
+		size = size<<4 | uint64(d)
+		n++
+	}
+	if n == 0 || n+1 >= len(p) || p[n] != '\r' || p[n+1] != '\n' {
+		return 0, 0, false
+	}
+	return n + 2, size, true
 }
 
 // extEnd moves on from the end of a chunk-size, extension name or

@@ -15,4 +15,22 @@
 // line ends, obs-fold, whitespace before a colon, CTLs in values, conflicting
 // Content-Length, Transfer-Encoding with Content-Length or in HTTP/1.0, and a
 // final transfer coding other than chunked are all rejected.
+//
+// # Resuming
+//
+// After ErrNeedMore, Scanned in the result struct says how far the bytes
+// were checked; the next call with the same bytes and more appended starts
+// there, so a head that arrives a byte at a time costs linear time. Which
+// error a bad head gets does not depend on how its bytes were split across
+// calls: the request or status line is checked byte by byte in order; then
+// the field lines are searched for a bare LF and for the empty line that
+// ends the head (and the size limits), and only a complete head is parsed
+// field by field, with the first bad byte deciding the error.
+//
+// # Hop-by-hop fields
+//
+// Header.Hop marks what a proxy must not forward (RFC 9110 §7.6.1): the
+// fixed list in hop.go, which includes Transfer-Encoding and Connection,
+// and every field a Connection option names. The forwarding side re-adds
+// its own framing and connection fields.
 package httpparse

@@ -218,6 +218,13 @@ func scanRequestLine(b []byte, from, maxTarget int) (sp1, sp2, cr, checked int, 
 	}
 	vs := sp2 + 1
 	i = max(i, vs)
+	// Nearly every request says exactly "HTTP/1.1" CRLF: one compare of
+	// ten bytes instead of the loop below.
+	if i == vs && len(b)-vs >= 10 {
+		if v := string(b[vs : vs+10]); v == "HTTP/1.1\r\n" || v == "HTTP/1.0\r\n" {
+			return sp1, sp2, vs + 8, 0, nil
+		}
+	}
 	for ; i < len(b); i++ {
 		c := b[i]
 		if c == '\r' {
