@@ -36,6 +36,12 @@ func FuzzParseRequest(f *testing.F) {
 			t.Fatalf("n, err = %d, %v for %d bytes", n, err, len(data))
 		}
 		checkResumedRequest(t, data, &one, n, err)
+		// A Scanned from another buffer must not make it panic or read
+		// out of bounds; the result is unspecified.
+		stale := Request{Scanned: len(data) / 3}
+		if n, _ := ParseRequest(data, &stale); n < 0 || n > len(data) {
+			t.Fatalf("stale Scanned: n = %d", n)
+		}
 		if err == nil {
 			checkRequestResult(t, data[:n], &one)
 		}
@@ -184,6 +190,10 @@ func FuzzParseResponse(f *testing.F) {
 		n, err := ParseResponse(data, &one, head)
 		if n < 0 || n > len(data) || (err != nil && n != 0) {
 			t.Fatalf("n, err = %d, %v for %d bytes", n, err, len(data))
+		}
+		stale := Response{Scanned: len(data) / 3}
+		if n, _ := ParseResponse(data, &stale, head); n < 0 || n > len(data) {
+			t.Fatalf("stale Scanned: n = %d", n)
 		}
 		half := len(data) / 2
 		var r Response

@@ -154,10 +154,18 @@ func (f *fields) requestErr(minor int) error {
 func scanRequestLine(b []byte, from, maxTarget int) (sp1, sp2, cr, checked int, err error) {
 	if from > 0 {
 		if j := bytes.IndexByte(b[:from], '\n'); j > 0 {
-			// The whole line was checked before: find its parts again.
-			sp1 = bytes.IndexByte(b, ' ')
-			sp2 = sp1 + 1 + bytes.IndexByte(b[sp1+1:], ' ')
-			return sp1, sp2, j - 1, 0, nil
+			// The whole line was checked before: find its parts again,
+			// and start over if they do not fit, as with a Scanned that
+			// came from another buffer.
+			cr = j - 1
+			sp1 = bytes.IndexByte(b[:cr], ' ')
+			if sp1 > 0 {
+				sp2 = bytes.IndexByte(b[sp1+1:cr], ' ') + sp1 + 1
+			}
+			if sp1 > 0 && sp2 > sp1+1 && b[cr] == '\r' && checkVersion(b[sp2+1:cr], ErrBadRequestLine) == nil {
+				return sp1, sp2, cr, 0, nil
+			}
+			from = 0
 		}
 	}
 	i := from

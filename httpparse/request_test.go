@@ -394,11 +394,23 @@ func TestParseRequestReuse(t *testing.T) {
 }
 
 func TestParseRequestStaleScanned(t *testing.T) {
-	// A Scanned from another stream must not break the parse.
-	for _, s := range []int{-5, 3, 1000} {
-		r := Request{Scanned: s}
-		if _, err := ParseRequest([]byte(h11()), &r); err != nil && s != 3 {
-			t.Errorf("Scanned %d: %v", s, err)
+	// A Scanned from another stream must not make the parse panic; out
+	// of range, or past a line end that does not fit, it starts over.
+	for _, c := range []struct {
+		in      string
+		scanned int
+		err     error
+	}{
+		{h11(), -5, nil},
+		{h11(), 1000, nil},
+		{h11(), 3, nil},
+		{"GET /a\nb HTTP/1.1\r\nHost: a\r\n\r\n", 20, ErrBareLF},
+		{"G\r\nHost: a\r\n\r\n", 10, ErrBadRequestLine},
+		{"GET / HTTX/1.1\r\nHost: a\r\n\r\n", 20, ErrBadRequestLine},
+	} {
+		r := Request{Scanned: c.scanned}
+		if _, err := ParseRequest([]byte(c.in), &r); err != c.err {
+			t.Errorf("%q with Scanned %d: err = %v; want %v", c.in, c.scanned, err, c.err)
 		}
 	}
 }

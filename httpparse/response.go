@@ -116,7 +116,14 @@ const statusLineFixed = "HTTP/1."
 func scanStatusLine(b []byte, from int) (cr, checked int, err error) {
 	if from > 0 {
 		if j := bytes.IndexByte(b[:from], '\n'); j > 0 {
-			return j - 1, 0, nil
+			// Checked before; start over if the fixed part does not fit,
+			// as with a Scanned that came from another buffer.
+			if cr = j - 1; cr >= 12 && b[cr] == '\r' && string(b[:len(statusLineFixed)]) == statusLineFixed &&
+				b[8] == ' ' && (b[7] == '0' || b[7] == '1') && b[9] >= '1' && b[9] <= '5' &&
+				b[10] >= '0' && b[10] <= '9' && b[11] >= '0' && b[11] <= '9' {
+				return cr, 0, nil
+			}
+			from = 0
 		}
 	}
 	i := from

@@ -168,3 +168,21 @@ func TestParseResponseTrickle(t *testing.T) {
 		})
 	}
 }
+
+func TestParseResponseStaleScanned(t *testing.T) {
+	for _, c := range []struct {
+		in      string
+		scanned int
+		err     error
+	}{
+		{"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 1000, nil},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 20, nil},
+		{"H\r\nContent-Length: 0\r\n\r\n", 10, ErrBadStatusLine},
+		{"HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n", 20, ErrBadStatusLine},
+	} {
+		r := Response{Scanned: c.scanned}
+		if _, err := ParseResponse([]byte(c.in), &r, false); err != c.err {
+			t.Errorf("%q with Scanned %d: err = %v; want %v", c.in, c.scanned, err, c.err)
+		}
+	}
+}
