@@ -8,8 +8,9 @@ const (
 	maxChunkLineLength = 4096
 
 	// maxTrailerBytes bounds the trailer section. Trailers are rare and
-	// small; 32 KiB matches DefaultMaxHeadBytes so that a body cannot smuggle
-	// in a head larger than a head may be.
+	// small field lines; they get the budget of a whole head
+	// (DefaultMaxHeadBytes), so a body cannot carry more fields than a
+	// head could.
 	maxTrailerBytes = 32 << 10
 
 	// maxChunkSize is the largest chunk-size accepted: it must fit in an
@@ -65,8 +66,8 @@ func (s *ChunkedScanner) Reset() { *s = ChunkedScanner{} }
 // trailer section and the final CRLF. n is how many; done is true when the
 // body is complete, and then p[n:] is what follows it (the next message).
 // While !done, n == len(p): everything was consumed and more is needed.
-// After done, Scan returns 0, true, nil until Reset. An error is sticky.
-// Scan suits forwarding the body verbatim: p[:n] is the body part of p.
+// After done, Scan returns 0, true, nil until Reset. On ErrBadChunk, n
+// counts the bytes before the bad one; the error is sticky. Scan suits forwarding the body verbatim: p[:n] is the body part of p.
 func (s *ChunkedScanner) Scan(p []byte) (n int, done bool, err error) {
 	for n < len(p) {
 		if s.state == csData {
@@ -104,8 +105,8 @@ func (s *ChunkedScanner) Scan(p []byte) (n int, done bool, err error) {
 //		if done { break } // p is what follows the body
 //	}
 //
-// The trailer section is checked and consumed but not returned. Scan and
-// Decode share state and may be mixed on one body.
+// The trailer section is checked and consumed but not returned. Errors are
+// those of Scan. Scan and Decode share state and may be mixed on one body.
 func (s *ChunkedScanner) Decode(p []byte) (n int, data []byte, done bool, err error) {
 	if s.state != csData {
 		n, err = s.frame(p)

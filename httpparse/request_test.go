@@ -353,7 +353,7 @@ func TestParseRequestPrefixes(t *testing.T) {
 			if carried.Scanned < last || carried.Scanned > k {
 				t.Fatalf("request %d, prefix %d: Scanned = %d after %d", i, k, carried.Scanned, last)
 			}
-			if k > 2 && carried.Scanned < k-2 && strings.Count(msg[:k], "\r\n") > 0 {
+			if carried.Scanned < k-1 {
 				t.Fatalf("request %d, prefix %d: Scanned = %d lags behind", i, k, carried.Scanned)
 			}
 			last = carried.Scanned

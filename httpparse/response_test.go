@@ -155,6 +155,11 @@ func TestParseResponseTrickle(t *testing.T) {
 					if k == len(buf) {
 						t.Fatalf("whole input: ErrNeedMore; want %v", wantErr)
 					}
+					// Each call checks only what is new (and a trailing CR
+					// again): trickled heads cost linear time.
+					if r.Scanned < k-1 {
+						t.Fatalf("prefix %d: Scanned = %d lags behind", k, r.Scanned)
+					}
 					continue
 				}
 				if err != wantErr || n != wantN {
