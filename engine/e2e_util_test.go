@@ -1,0 +1,516 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pilb-proxy/pilb/internal/demobackend"
+)
+
+// This file holds what the end-to-end tests (e2e_*_test.go) share beyond
+// helpers_test.go: a raw HTTP/1.1 message reader that keeps every field
+// line as sent, scripted raw-TCP backends, and pattern checks for the demo
+// backend's /bytes and /chunked bodies.
+
+// e2eConfig is the engine configuration of the end-to-end tests: two
+// loops, so that rotation and pools are exercised across loops, and a
+// short linger so that closes do not hold up Shutdown.
+//
+// ConnectTimeout is generous: under -race on two cores, with the suite's
+// tests running in parallel, a dial goroutine may wait long for a CPU, and
+// a loopback connect that "times out" so would fail tests for nothing. The
+// tests that need a failed connect use a port nothing listens on, which is
+// refused at once.
+func e2eConfig() Config {
+	return Config{Loops: 2, ConnectTimeout: 5 * time.Second, LingerTimeout: 500 * time.Millisecond}
+}
+
+// recvWithin receives from ch, failing the test after d.
+func recvWithin[T any](t testing.TB, ch <-chan T, d time.Duration) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(d):
+		t.Fatalf("nothing received within %v", d)
+		panic("unreachable")
+	}
+}
+
+// msg is one HTTP/1.1 message read off the wire with its field lines kept
+// in order and unmodified (net/http drops Connection: close and
+// Transfer-Encoding from its Header map, and those are what many tests
+// look at).
+type msg struct {
+	head    string      // the whole head, start line to the empty line
+	line    string      // start line without CRLF
+	fields  [][2]string // field lines, name and value (OWS trimmed)
+	body    []byte      // the body, chunk framing removed
+	trailer [][2]string // trailer fields of a chunked body
+	chunked bool        // the body was chunked
+	rawBody []byte      // the body bytes as they came, framing included
+}
+
+// all returns the values of every field line called name.
+func (m *msg) all(name string) []string {
+	var out []string
+	for _, f := range m.fields {
+		if strings.EqualFold(f[0], name) {
+			out = append(out, f[1])
+		}
+	}
+	return out
+}
+
+// get returns the values of name joined as one list (RFC 9110 §5.3).
+func (m *msg) get(name string) string { return strings.Join(m.all(name), ", ") }
+
+func (m *msg) has(name string) bool { return len(m.all(name)) > 0 }
+
+// status returns a response's status code, or 0 for a bad status line.
+func (m *msg) status() int {
+	parts := strings.SplitN(m.line, " ", 3)
+	if len(parts) < 2 {
+		return 0
+	}
+	n, _ := strconv.Atoi(parts[1])
+	return n
+}
+
+// trailerValue returns the value of the trailer field name.
+func (m *msg) trailerValue(name string) string {
+	for _, f := range m.trailer {
+		if strings.EqualFold(f[0], name) {
+			return f[1]
+		}
+	}
+	return ""
+}
+
+// readLine reads one CRLF-terminated line and returns it without the CRLF.
+func readLine(br *bufio.Reader) (string, error) {
+	s, err := br.ReadString('\n')
+	if err != nil {
+		if err == io.EOF && s != "" {
+			err = io.ErrUnexpectedEOF
+		}
+		return "", err
+	}
+	if !strings.HasSuffix(s, "\r\n") {
+		return "", fmt.Errorf("line %q does not end in CRLF", s)
+	}
+	return s[:len(s)-2], nil
+}
+
+// readHead reads a message head.
+func readHead(br *bufio.Reader) (*msg, error) {
+	m := &msg{}
+	var head strings.Builder
+	for {
+		l, err := readLine(br)
+		if err != nil {
+			return nil, err
+		}
+		head.WriteString(l + "\r\n")
+		if m.line == "" {
+			if l == "" {
+				return nil, errors.New("empty start line")
+			}
+			m.line = l
+			continue
+		}
+		if l == "" {
+			break
+		}
+		name, value, ok := strings.Cut(l, ":")
+		if !ok {
+			return nil, fmt.Errorf("field line %q has no colon", l)
+		}
+		m.fields = append(m.fields, [2]string{name, strings.Trim(value, " \t")})
+	}
+	m.head = head.String()
+	return m, nil
+}
+
+// readChunkedBody reads a chunked body into m: data, trailer and the raw
+// bytes.
+func readChunkedBody(br *bufio.Reader, m *msg) error {
+	m.chunked = true
+	var raw bytes.Buffer
+	for {
+		l, err := readLine(br)
+		if err != nil {
+			return err
+		}
+		raw.WriteString(l + "\r\n")
+		sz, _, _ := strings.Cut(l, ";")
+		n, err := strconv.ParseInt(strings.TrimSpace(sz), 16, 64)
+		if err != nil || n < 0 {
+			return fmt.Errorf("bad chunk size line %q", l)
+		}
+		if n == 0 {
+			break
+		}
+		start := len(m.body)
+		m.body = append(m.body, make([]byte, n)...)
+		if k, err := io.ReadFull(br, m.body[start:]); err != nil {
+			m.body = m.body[:start+k]
+			return err
+		}
+		raw.Write(m.body[start:])
+		if l, err := readLine(br); err != nil || l != "" {
+			return fmt.Errorf("chunk data not followed by CRLF (%q, %v)", l, err)
+		}
+		raw.WriteString("\r\n")
+	}
+	for {
+		l, err := readLine(br)
+		if err != nil {
+			return err
+		}
+		raw.WriteString(l + "\r\n")
+		if l == "" {
+			break
+		}
+		name, value, _ := strings.Cut(l, ":")
+		m.trailer = append(m.trailer, [2]string{name, strings.Trim(value, " \t")})
+	}
+	m.rawBody = raw.Bytes()
+	return nil
+}
+
+// readRequest reads a request head and its body (Content-Length or
+// chunked), as a backend sees it.
+func readRequest(br *bufio.Reader) (*msg, error) {
+	m, err := readHead(br)
+	if err != nil {
+		return nil, err
+	}
+	if err := readRequestBody(br, m); err != nil {
+		return m, err
+	}
+	return m, nil
+}
+
+func readRequestBody(br *bufio.Reader, m *msg) error {
+	switch {
+	case strings.Contains(strings.ToLower(m.get("Transfer-Encoding")), "chunked"):
+		return readChunkedBody(br, m)
+	case m.has("Content-Length"):
+		n, err := strconv.ParseInt(m.get("Content-Length"), 10, 64)
+		if err != nil {
+			return err
+		}
+		m.body = make([]byte, n)
+		_, err = io.ReadFull(br, m.body)
+		m.rawBody = m.body
+		return err
+	}
+	return nil
+}
+
+// readResponse reads a response to a request with method, framed as RFC
+// 9112 §6.3 says: no body for HEAD, 1xx, 204 and 304; chunked; Content-
+// Length; otherwise until the server closes.
+func readResponse(br *bufio.Reader, method string) (*msg, error) {
+	m, err := readHead(br)
+	if err != nil {
+		return nil, err
+	}
+	st := m.status()
+	switch {
+	case method == "HEAD" || st/100 == 1 || st == 204 || st == 304:
+	case m.has("Transfer-Encoding"):
+		if !strings.HasSuffix(strings.ToLower(m.get("Transfer-Encoding")), "chunked") {
+			m.body, err = io.ReadAll(br)
+			m.rawBody = m.body
+			return m, err
+		}
+		return m, readChunkedBody(br, m)
+	case m.has("Content-Length"):
+		n, err := strconv.ParseInt(m.get("Content-Length"), 10, 64)
+		if err != nil {
+			return m, err
+		}
+		m.body = make([]byte, n)
+		k, err := io.ReadFull(br, m.body)
+		m.body = m.body[:k]
+		m.rawBody = m.body
+		return m, err
+	default:
+		m.body, err = io.ReadAll(br)
+		m.rawBody = m.body
+		return m, err
+	}
+	return m, nil
+}
+
+// resp reads a response from the raw client and fails the test on error.
+func (c *rawConn) resp(method string) *msg {
+	c.t.Helper()
+	m, err := readResponse(c.r, method)
+	if err != nil {
+		c.t.Fatalf("read %s response: %v", method, err)
+	}
+	return m
+}
+
+// roundTrip sends req and reads its response.
+func (c *rawConn) roundTrip(method, req string) *msg {
+	c.t.Helper()
+	c.send(req)
+	return c.resp(method)
+}
+
+// expectStatus fails the test unless m has status code want.
+func expectStatus(t testing.TB, m *msg, want int) {
+	t.Helper()
+	if got := m.status(); got != want {
+		t.Fatalf("status line %q, want %d\nhead:\n%s", m.line, want, m.head)
+	}
+}
+
+// expectOpen asserts that the connection is still usable: a GET / on it
+// gets a 200.
+func (c *rawConn) expectOpen() {
+	c.t.Helper()
+	m := c.roundTrip("GET", "GET / HTTP/1.1\r\nHost: open.test\r\n\r\n")
+	expectStatus(c.t, m, 200)
+}
+
+// scripted is a raw-TCP backend whose connections are served by a test's
+// function, for the answers a correct server never gives.
+type scripted struct {
+	t     testing.TB
+	ln    net.Listener
+	serve func(*bconn)
+
+	conns  atomic.Int64 // connections accepted
+	heads  atomic.Int64 // request heads read
+	closed atomic.Int64 // connections the peer (PILB) closed
+
+	mu   sync.Mutex
+	open map[net.Conn]struct{}
+	reqs []*msg
+	wg   sync.WaitGroup
+}
+
+// bconn is one connection to a scripted backend.
+type bconn struct {
+	net.Conn
+	s  *scripted
+	br *bufio.Reader
+	n  int64 // 1 for the first connection accepted
+}
+
+// startScripted starts a scripted backend on a free loopback port; serve
+// runs in its own goroutine per connection, which is closed when serve
+// returns. Everything is closed at the end of the test.
+func startScripted(t testing.TB, serve func(c *bconn)) *scripted {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &scripted{t: t, ln: ln, serve: serve, open: map[net.Conn]struct{}{}}
+	s.wg.Add(1)
+	go s.accept()
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *scripted) Addr() string { return s.ln.Addr().String() }
+
+func (s *scripted) accept() {
+	defer s.wg.Done()
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		n := s.conns.Add(1)
+		s.mu.Lock()
+		s.open[c] = struct{}{}
+		s.mu.Unlock()
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer func() {
+				s.mu.Lock()
+				delete(s.open, c)
+				s.mu.Unlock()
+				c.Close()
+			}()
+			_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+			s.serve(&bconn{Conn: c, s: s, br: bufio.NewReader(c), n: n})
+		}()
+	}
+}
+
+// stop closes the listener and every open connection and waits for the
+// serve goroutines.
+func (s *scripted) stop() {
+	s.ln.Close()
+	s.mu.Lock()
+	for c := range s.open {
+		c.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// requests returns the requests read so far.
+func (s *scripted) requests() []*msg {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*msg(nil), s.reqs...)
+}
+
+// readRequest reads one request (head and body) and records it. On EOF it
+// counts the connection as closed by the peer.
+func (c *bconn) readRequest() (*msg, error) {
+	m, err := readHead(c.br)
+	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || isReset(err) {
+			c.s.closed.Add(1)
+		}
+		return nil, err
+	}
+	c.s.heads.Add(1)
+	c.s.mu.Lock()
+	c.s.reqs = append(c.s.reqs, m)
+	c.s.mu.Unlock()
+	if err := readRequestBody(c.br, m); err != nil {
+		return m, err
+	}
+	return m, nil
+}
+
+func isReset(err error) bool { return errors.Is(err, syscall.ECONNRESET) }
+
+func (c *bconn) write(s string) error {
+	_, err := io.WriteString(c.Conn, s)
+	return err
+}
+
+// serveOK answers every request with 200 "ok", keep-alive, until the peer
+// closes: the well-behaved scripted backend.
+func serveOK(c *bconn) {
+	for {
+		if _, err := c.readRequest(); err != nil {
+			return
+		}
+		if c.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok") != nil {
+			return
+		}
+	}
+}
+
+// closedAddr returns a loopback address nothing listens on.
+func closedAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// eventually polls cond every 5ms until it holds or d passes.
+func eventually(d time.Duration, cond func() bool) bool {
+	end := time.Now().Add(d)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(end) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// patternAlphabet is one period of the demo backend's body pattern:
+// body byte i is patternAlphabet[i%64].
+var patternAlphabet = demobackend.PatternBody(64)
+
+// patternBuf is the pattern over 1 MiB plus a period, so that any window of
+// up to 1 MiB at any phase is a sub-slice of it.
+var patternBuf = demobackend.PatternBody(1<<20 + 64)
+
+// patternWindow returns the n pattern bytes that start at body offset off;
+// n is at most 1 MiB.
+func patternWindow(off int64, n int) []byte {
+	s := int(off % 64)
+	return patternBuf[s : s+n]
+}
+
+// checkPattern reports whether b is the pattern body starting at offset
+// off, comparing in windows so that the race detector does not see every
+// byte.
+func checkPattern(b []byte, off int64) error {
+	for len(b) > 0 {
+		n := min(len(b), 1<<20)
+		if !bytes.Equal(b[:n], patternWindow(off, n)) {
+			for i := range n {
+				if b[i] != patternAlphabet[(off+int64(i))%64] {
+					return fmt.Errorf("body byte %d is %q, want %q", off+int64(i), b[i], patternAlphabet[(off+int64(i))%64])
+				}
+			}
+		}
+		b, off = b[n:], off+int64(n)
+	}
+	return nil
+}
+
+// heapInuse returns the heap in use after a collection.
+func heapInuse() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse
+}
+
+// dialRawSmallRcv dials addr with a small receive buffer set before the
+// connect, so that the TCP window stays small and a slow reader pushes
+// back at once.
+func dialRawSmallRcv(t testing.TB, addr string, rcvbuf int) *rawConn {
+	t.Helper()
+	d := net.Dialer{
+		Timeout: 5 * time.Second,
+		Control: func(_, _ string, rc syscall.RawConn) error {
+			var serr error
+			err := rc.Control(func(fd uintptr) {
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf)
+			})
+			if err != nil {
+				return err
+			}
+			return serr
+		},
+	}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	return &rawConn{t: t, Conn: c, r: bufio.NewReaderSize(c, 4096)}
+}
+
+// deadlineIn returns the instant sec seconds from now.
+func deadlineIn(sec int) time.Time { return time.Now().Add(time.Duration(sec) * time.Second) }
