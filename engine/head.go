@@ -39,8 +39,9 @@ func appendRequestHead(dst []byte, r *httpparse.Request, clientIP []byte, proto 
 	for i := range r.Headers[:r.NumHeaders] {
 		h := &r.Headers[i]
 		switch {
-		case h.ID == httpparse.HdrUpgrade && r.Upgrade:
-			// kept: the backend needs it to switch protocols
+		case h.ID == httpparse.HdrUpgrade && r.Upgrade, h.ID == httpparse.HdrHost:
+			// Kept: the backend needs Upgrade to switch protocols, and
+			// Host even when a client names it in Connection.
 		case h.Hop:
 			continue
 		case h.ID == httpparse.HdrXForwardedFor:

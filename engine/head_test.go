@@ -54,6 +54,11 @@ func TestAppendRequestHead(t *testing.T) {
 		want: "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nSec-WebSocket-Key: k\r\n" +
 			"X-Forwarded-For: 192.0.2.7\r\nX-Forwarded-Proto: http\r\nVia: 1.1 pilb\r\nConnection: Upgrade\r\n\r\n",
 	}, {
+		name: "Host named in Connection is kept: the upstream request needs it",
+		in:   "GET / HTTP/1.1\r\nHost: h\r\nConnection: host\r\n\r\n",
+		want: "GET / HTTP/1.1\r\nHost: h\r\n" +
+			"X-Forwarded-For: 192.0.2.7\r\nX-Forwarded-Proto: http\r\nVia: 1.1 pilb\r\n\r\n",
+	}, {
 		name: "Upgrade without Connection: upgrade is hop-by-hop and dropped",
 		in:   "GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\r\n",
 		want: "GET / HTTP/1.1\r\nHost: h\r\n" +
