@@ -3,9 +3,11 @@ package engine
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -120,6 +122,8 @@ func TestE2EDeepPipelineSmallHighWater(t *testing.T) {
 	if err := recvWithin(t, errc, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
+	c.Close()
+	shutdownClean(t, s)
 }
 
 // TestE2ESlowRequestBody: a Content-Length body that trickles in after
@@ -516,6 +520,9 @@ func TestE2EMixedLoadSmallHighWater(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	if !t.Failed() {
+		shutdownClean(t, s)
+	}
 }
 
 // TestE2EUpgradeRefused: a backend that does not switch protocols answers
@@ -598,4 +605,123 @@ func TestE2EHeaderTimeoutOnKeepAlive(t *testing.T) {
 	m := c.resp("GET")
 	expectStatus(t, m, 408)
 	c.expectEOF()
+}
+
+// TestE2EStalledBackendDuringUpload: a backend that stops reading in the
+// middle of a large upload and never answers. PILB pushes back on the
+// client (it stops reading it), then gives up after BackendTimeout: the
+// client gets a 504 or a close, never a hang, and the loop goes on
+// serving others. A stuck event loop would also stop Shutdown, so the
+// scenario runs in a child process that the test can kill.
+func TestE2EStalledBackendDuringUpload(t *testing.T) {
+	if os.Getenv(childEnv) == t.Name() {
+		stalledUploadScenario(t)
+		return
+	}
+	t.Parallel()
+	runIsolated(t, 15*time.Second)
+}
+
+func stalledUploadScenario(t *testing.T) {
+	stalled := startScripted(t, func(c *bconn) {
+		if _, err := readHead(c.br); err != nil {
+			return
+		}
+		_, _ = c.br.Peek(1)
+		time.Sleep(20 * time.Second) // neither reads nor answers; closed at cleanup
+	})
+	demos := startDemo(t, 1)
+	cfg := e2eConfig()
+	cfg.Loops = 1 // the upload and the next client share the loop
+	cfg.Backends = setOf(t, stalled.Addr(), demos[0].Addr())
+	cfg.BackendTimeout = 500 * time.Millisecond
+	cfg.HighWater = 64 << 10
+	s := startProxy(t, cfg)
+
+	c := dialRaw(t, s.Addr())
+	_ = c.SetDeadline(deadlineIn(5))
+	go func() {
+		const size = 256 << 20
+		_, err := fmt.Fprintf(c.Conn, "PUT /big HTTP/1.1\r\nHost: e\r\nContent-Length: %d\r\n\r\n", size)
+		chunk := make([]byte, 64<<10)
+		for off := 0; off < size && err == nil; off += len(chunk) {
+			_, err = c.Write(chunk)
+		}
+	}()
+	m, err := readResponse(c.r, "PUT")
+	switch {
+	case err == nil:
+		expectStatus(t, m, 504)
+	default:
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatal("client neither answered nor closed long after BackendTimeout")
+		}
+	}
+
+	c2 := dialRaw(t, s.Addr())
+	_ = c2.SetDeadline(deadlineIn(5))
+	m, err = readResponseAfter(c2, "GET / HTTP/1.1\r\nHost: e\r\n\r\n")
+	if err != nil {
+		t.Fatalf("next client on the same loop: %v", err)
+	}
+	expectStatus(t, m, 200)
+}
+
+// readResponseAfter sends req and reads the response, returning the error
+// instead of failing the test.
+func readResponseAfter(c *rawConn, req string) (*msg, error) {
+	if _, err := io.WriteString(c.Conn, req); err != nil {
+		return nil, err
+	}
+	method, _, _ := strings.Cut(req, " ")
+	return readResponse(c.r, method)
+}
+
+// TestE2EEarlyResponseWhileClientPaused: the backend stops reading an
+// upload long enough for PILB to stop reading the client (flow control),
+// then answers 413 and drains the rest. The answer must reach the client
+// although PILB was not reading it at that moment.
+func TestE2EEarlyResponseWhileClientPaused(t *testing.T) {
+	if os.Getenv(childEnv) == t.Name() {
+		earlyResponseWhilePausedScenario(t)
+		return
+	}
+	t.Parallel()
+	runIsolated(t, 15*time.Second)
+}
+
+func earlyResponseWhilePausedScenario(t *testing.T) {
+	be := startScripted(t, func(c *bconn) {
+		if _, err := readHead(c.br); err != nil {
+			return
+		}
+		time.Sleep(300 * time.Millisecond) // long enough for the client to be paused
+		if c.write("HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo big\n") != nil {
+			return
+		}
+		// The answer arrives while the client is paused, and stays the
+		// only news for a while: nothing drains to resume the client.
+		time.Sleep(500 * time.Millisecond)
+		_, _ = io.Copy(io.Discard, c.br)
+	})
+	cfg := e2eConfig()
+	cfg.Backends = setOf(t, be.Addr())
+	cfg.HighWater = 64 << 10
+	s := startProxy(t, cfg)
+	c := dialRaw(t, s.Addr())
+	_ = c.SetDeadline(deadlineIn(5))
+	go func() {
+		const size = 64 << 20
+		_, err := fmt.Fprintf(c.Conn, "PUT /big HTTP/1.1\r\nHost: e\r\nContent-Length: %d\r\n\r\n", size)
+		chunk := make([]byte, 64<<10)
+		for off := 0; off < size && err == nil; off += len(chunk) {
+			_, err = c.Write(chunk)
+		}
+	}()
+	m := c.resp("PUT")
+	expectStatus(t, m, 413)
+	if string(m.body) != "too big\n" {
+		t.Fatalf("body %q", m.body)
+	}
 }

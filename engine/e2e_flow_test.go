@@ -86,6 +86,8 @@ func TestE2EFlowSlowDownload(t *testing.T) {
 	if string(m.body) != "ABCDE" {
 		t.Fatalf("next response after 64 MiB: %q", m.body)
 	}
+	c.Close()
+	shutdownClean(t, s)
 }
 
 // TestE2EFlowFastUpload uploads 64 MiB to a backend that reads slowly at
@@ -188,4 +190,6 @@ func TestE2EFlowFastUpload(t *testing.T) {
 	}
 	m := c.resp("POST")
 	expectStatus(t, m, 200)
+	c.Close()
+	shutdownClean(t, s)
 }

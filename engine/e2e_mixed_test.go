@@ -166,4 +166,5 @@ func TestE2EMixedLoad(t *testing.T) {
 	if answered != uint64(sent.Load()) || sent.Load() != clients*perClient {
 		t.Fatalf("%d requests answered by backends, %d responses checked, want %d", answered, sent.Load(), clients*perClient)
 	}
+	shutdownClean(t, s)
 }

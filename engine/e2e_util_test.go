@@ -3,10 +3,13 @@ package engine
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -514,3 +517,46 @@ func dialRawSmallRcv(t testing.TB, addr string, rcvbuf int) *rawConn {
 
 // deadlineIn returns the instant sec seconds from now.
 func deadlineIn(sec int) time.Time { return time.Now().Add(time.Duration(sec) * time.Second) }
+
+// childEnv names the test a child process runs (see runIsolated).
+const childEnv = "PILB_E2E_CHILD"
+
+// runIsolated runs the calling test again in a child process (the test
+// binary, with -test.run naming it and childEnv set, which the test checks
+// to run its scenario) and fails if the child fails or is still running
+// after d. It isolates scenarios that can wedge an event loop: a stuck
+// loop also blocks Shutdown, which would hang the whole suite.
+func runIsolated(t *testing.T, d time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v", "-test.timeout="+(2*d).String())
+	cmd.Env = append(os.Environ(), childEnv+"="+t.Name())
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("scenario still running after %v, killed: an event loop is stuck (child output:\n%s)", d, tail(out, 3000))
+	}
+	if err != nil {
+		t.Fatalf("scenario failed: %v\n%s", err, tail(out, 3000))
+	}
+}
+
+// tail returns the last n bytes of b.
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
+
+// shutdownClean drains s once every client of the test has closed: no
+// connection may be left behind (a leaked client would hold the drain until
+// the deadline).
+func shutdownClean(t testing.TB, s *Server) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown after every client closed: %v (%d clients left)", err, s.clients.Load())
+	}
+}
