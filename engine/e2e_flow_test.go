@@ -26,24 +26,94 @@ const (
 
 // TestE2EFlowSlowDownload downloads 64 MiB through a client that reads
 // slowly at first: PILB's heap must not take the response in meanwhile.
-// Then the client reads fast and checks every byte.
+// Then the client reads fast and checks every byte. Three paths: a
+// Content-Length body, a chunked body de-chunked for an HTTP/1.0 client,
+// and the backend-to-client side of an upgrade tunnel.
 func TestE2EFlowSlowDownload(t *testing.T) {
-	cfg := e2eConfig()
-	cfg.HighWater = flowHighWater
-	s, _ := proxyToDemo(t, 1, cfg)
-	base := heapInuse()
+	t.Run("content-length", func(t *testing.T) {
+		cfg := e2eConfig()
+		cfg.HighWater = flowHighWater
+		s, _ := proxyToDemo(t, 1, cfg)
+		base := heapInuse()
+		c := dialRawSmallRcv(t, s.Addr(), 16<<10)
+		c.send(fmt.Sprintf("GET /bytes/%d HTTP/1.1\r\nHost: flow\r\n\r\n", flowSize))
+		m, err := readHead(c.r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		expectStatus(t, m, 200)
+		if m.get("Content-Length") != strconv.Itoa(flowSize) {
+			t.Fatalf("Content-Length %q", m.get("Content-Length"))
+		}
+		slowThenFast(t, c, base)
+		// The connection is still in step: the next response is next.
+		m = c.roundTrip("GET", "GET /bytes/5 HTTP/1.1\r\nHost: flow\r\n\r\n")
+		if string(m.body) != "ABCDE" {
+			t.Fatalf("next response after 64 MiB: %q", m.body)
+		}
+		c.Close()
+		shutdownClean(t, s)
+	})
 
-	c := dialRawSmallRcv(t, s.Addr(), 16<<10)
-	c.send(fmt.Sprintf("GET /bytes/%d HTTP/1.1\r\nHost: flow\r\n\r\n", flowSize))
-	m, err := readHead(c.r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	expectStatus(t, m, 200)
-	if m.get("Content-Length") != strconv.Itoa(flowSize) {
-		t.Fatalf("Content-Length %q", m.get("Content-Length"))
-	}
+	t.Run("de-chunked for HTTP/1.0", func(t *testing.T) {
+		cfg := e2eConfig()
+		cfg.HighWater = flowHighWater
+		s, _ := proxyToDemo(t, 1, cfg)
+		base := heapInuse()
+		c := dialRawSmallRcv(t, s.Addr(), 16<<10)
+		c.send(fmt.Sprintf("GET /chunked/%d HTTP/1.0\r\nHost: flow\r\n\r\n", flowSize))
+		m, err := readHead(c.r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		expectStatus(t, m, 200)
+		if m.has("Transfer-Encoding") {
+			t.Fatalf("Transfer-Encoding %q to an HTTP/1.0 client", m.get("Transfer-Encoding"))
+		}
+		slowThenFast(t, c, base)
+		c.expectEOF()
+		c.Close()
+		shutdownClean(t, s)
+	})
 
+	t.Run("tunnel", func(t *testing.T) {
+		be := startScripted(t, func(c *bconn) {
+			if _, err := c.readRequest(); err != nil {
+				return
+			}
+			if c.write("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: stream\r\n\r\n") != nil {
+				return
+			}
+			for off := int64(0); off < flowSize; off += 256 << 10 {
+				if _, err := c.Write(patternWindow(off, 256<<10)); err != nil {
+					return
+				}
+			}
+			_, _ = io.Copy(io.Discard, c.br) // until the client side closes
+		})
+		cfg := e2eConfig()
+		cfg.Backends = setOf(t, be.Addr())
+		cfg.HighWater = flowHighWater
+		s := startProxy(t, cfg)
+		base := heapInuse()
+		c := dialRawSmallRcv(t, s.Addr(), 16<<10)
+		c.send("GET /stream HTTP/1.1\r\nHost: flow\r\nConnection: Upgrade\r\nUpgrade: stream\r\n\r\n")
+		m, err := readHead(c.r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		expectStatus(t, m, 101)
+		slowThenFast(t, c, base)
+		c.Close()
+		shutdownClean(t, s)
+	})
+}
+
+// slowThenFast reads flowSize pattern bytes from c: 64 KiB every 10ms for
+// slowPhase while checking that the heap does not take what the client
+// does not read, then as fast as it can, checking every byte.
+func slowThenFast(t *testing.T, c *rawConn, base uint64) {
+	t.Helper()
 	buf := make([]byte, 1<<20)
 	var off int64
 	var peak uint64
@@ -66,7 +136,7 @@ func TestE2EFlowSlowDownload(t *testing.T) {
 	growth := int64(peak) - int64(base)
 	t.Logf("slow phase: read %d KiB, heap in use grew by %d KiB", off>>10, growth>>10)
 	if growth > flowMaxGrowth {
-		t.Errorf("heap grew by %d MiB while the client read %d KiB of a %d MiB response: the proxy buffers instead of pushing back",
+		t.Errorf("heap grew by %d MiB while the client read %d KiB of %d MiB: the proxy buffers instead of pushing back",
 			growth>>20, off>>10, flowSize>>20)
 	}
 
@@ -81,13 +151,6 @@ func TestE2EFlowSlowDownload(t *testing.T) {
 		}
 		off += int64(n)
 	}
-	// The connection is still in step: the next response is next.
-	m = c.roundTrip("GET", "GET /bytes/5 HTTP/1.1\r\nHost: flow\r\n\r\n")
-	if string(m.body) != "ABCDE" {
-		t.Fatalf("next response after 64 MiB: %q", m.body)
-	}
-	c.Close()
-	shutdownClean(t, s)
 }
 
 // TestE2EFlowFastUpload uploads 64 MiB to a backend that reads slowly at
