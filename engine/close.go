@@ -46,6 +46,12 @@ func (l *loop) failExchange(cl *clientConn, code int, err error, src errorSource
 		l.abortClient(cl)
 		return
 	}
+	if cl.c == nil && cl.state != csClosed {
+		// Detached by a pause: answer once it is back on the loop.
+		cl.failCode = code
+		l.resumeClient(cl)
+		return
+	}
 	closeAfter := !cl.keepAlive || !cl.reqDone || src == fromClient
 	if !l.writeClient(cl, errorResponse(code, closeAfter)) {
 		return
@@ -193,7 +199,7 @@ func (l *loop) backendGone(cl *clientConn, be *backendConn, prev backendState, e
 		} else {
 			be.b.ReportFailure(l.now)
 		}
-		l.dispatch(cl)
+		l.dispatch(cl, cl.out.B)
 	default:
 		if !be.reused {
 			be.b.ReportFailure(l.now)

@@ -55,10 +55,12 @@ type Config struct {
 	// from its first byte (or from accept): past it, 408 and close.
 	HeaderTimeout time.Duration
 	// BackendTimeout is the time a backend has to start its response once
-	// the request is sent (past it, 504), and the longest silence allowed
+	// the whole request is handed to it, or to read more of a request body
+	// it holds back (past either, 504); and the longest silence allowed
 	// while a response body streams (past it, the client is cut off).
 	BackendTimeout time.Duration
-	// IdleTimeout is how long a keep-alive client may sit between requests.
+	// IdleTimeout is how long a keep-alive client may sit between requests,
+	// and the longest silence inside a request body (past it, 408).
 	IdleTimeout time.Duration
 	// BackendIdleTimeout is how long an unused pooled backend connection is
 	// kept; set it below the backends' own keep-alive timeout.

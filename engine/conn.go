@@ -68,6 +68,7 @@ type clientConn struct {
 	watched     bool   // in l.watch
 	resuming    bool   // being enrolled again after a pause
 	closeOnOpen bool   // closed while resuming: close when it reopens
+	failCode    int    // PILB's answer, owed to a client that was detached
 }
 
 // backendState is where a backend connection is in its life.

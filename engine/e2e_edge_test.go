@@ -628,7 +628,8 @@ func stalledUploadScenario(t *testing.T) {
 			return
 		}
 		_, _ = c.br.Peek(1)
-		time.Sleep(20 * time.Second) // neither reads nor answers; closed at cleanup
+		// Neither reads nor answers, for far longer than BackendTimeout.
+		time.Sleep(3 * time.Second)
 	})
 	demos := startDemo(t, 1)
 	cfg := e2eConfig()

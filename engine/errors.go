@@ -32,6 +32,10 @@ var (
 	// send a whole request head within Config.HeaderTimeout.
 	ErrHeaderTimeout = errors.New("engine: request head timeout")
 
+	// ErrBodyTimeout is returned (and answered 408) when a client sent no
+	// byte of its request body for Config.IdleTimeout.
+	ErrBodyTimeout = errors.New("engine: request body timeout")
+
 	// ErrShuttingDown is returned by Serve after Shutdown, and by Shutdown
 	// when called twice.
 	ErrShuttingDown = errors.New("engine: shutting down")

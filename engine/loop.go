@@ -128,6 +128,10 @@ func (l *loop) checkTimeouts() {
 			l.closeClient(cl) // a keep-alive client that went quiet
 		case csHead:
 			l.rejectRequest(cl, 408, ErrHeaderTimeout)
+		case csExchange:
+			if !cl.reqDone && !cl.paused && cl.c != nil {
+				l.failExchange(cl, 408, ErrBodyTimeout, fromClient)
+			}
 		case csClosing, csLinger:
 			l.abortClient(cl)
 		}
@@ -341,9 +345,12 @@ func (l *loop) dialFailed(be *backendConn, err error) {
 	if cl.state == csClosed {
 		return
 	}
-	// Nothing reached the backend: a retry is safe whatever the method.
-	if cl.retained && cl.tries < maxTries {
-		l.dispatch(cl)
+	// Nothing reached the backend, and everything of the request handed
+	// to it so far waits in be.pending: a retry is safe whatever the
+	// method and however much of the body has streamed.
+	if cl.tries < maxTries {
+		l.dispatch(cl, be.pending)
+		be.pending = nil
 		return
 	}
 	l.failExchange(cl, 502, ErrConnect, fromBackend)

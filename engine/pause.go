@@ -117,6 +117,9 @@ func (l *loop) pauseClient(cl *clientConn) bool {
 	cl.paused = true
 	cl.pausedFD = fd
 	l.addWatch(watchItem{cl: cl})
+	if be := cl.be; be != nil && !cl.reqDone {
+		l.armDeadlines(cl, be) // the backend is not reading: its clock runs
+	}
 	return true
 }
 
@@ -179,6 +182,14 @@ func (l *loop) clientReopened(cl *clientConn, c gnet.Conn) gnet.Action {
 	if cl.closeOnOpen {
 		cl.closeOnOpen = false
 		return gnet.Close
+	}
+	if code := cl.failCode; code != 0 {
+		cl.failCode = 0
+		cl.keepAlive = false
+		if l.writeClient(cl, errorResponse(code, true)) {
+			l.closeClient(cl)
+		}
+		return gnet.None
 	}
 	if be := cl.be; be != nil && be.c != nil && be.c.InboundBuffered() > 0 {
 		// A response arrived while the client was away.

@@ -78,6 +78,9 @@ func (l *loop) onClientTraffic(cl *clientConn) gnet.Action {
 				return gnet.None
 			}
 			if !l.forwardRequestBody(cl, buf) {
+				if cl.state == csExchange && cl.be == nil {
+					return gnet.None // answered while detached: see clientReopened
+				}
 				continue
 			}
 			if cl.c != nil && cl.be != nil && !cl.reqDone && cl.be.output() > l.cfg.HighWater && l.pauseClient(cl) {
@@ -154,7 +157,7 @@ func (l *loop) startExchange(cl *clientConn, buf []byte, n int) {
 	cl.retained = cl.reqDone
 	cl.consume(consumed)
 	cl.state = csExchange
-	l.dispatch(cl)
+	l.dispatch(cl, cl.out.B)
 }
 
 // outPool holds the buffers of upstream request heads (and retained
@@ -197,10 +200,11 @@ func (cl *clientConn) advanceBody(n int) {
 	}
 }
 
-// dispatch sends cl.out to a backend picked by the balancer, on an idle
-// pooled connection or a new one. Failures come back through
-// backendGone and dialFailed, which retry or answer the client.
-func (l *loop) dispatch(cl *clientConn) {
+// dispatch sends req (the request so far: cl.out, or what a failed dial
+// held) to a backend picked by the balancer, on an idle pooled connection
+// or a new one. Failures come back through backendGone and dialFailed,
+// which retry or answer the client.
+func (l *loop) dispatch(cl *clientConn, req []byte) {
 	cl.tries++
 	b := l.cfg.Balancer.Pick(l.cfg.Backends.Snapshot(), l.now)
 	if b == nil || !b.Acquire() {
@@ -218,8 +222,26 @@ func (l *loop) dispatch(cl *clientConn) {
 		be = l.dial(b)
 	}
 	bind(cl, be)
-	be.deadline = l.now + int64(l.cfg.BackendTimeout)
-	l.writeBackend(be, cl.out.B)
+	l.armDeadlines(cl, be)
+	l.writeBackend(be, req)
+}
+
+// armDeadlines starts the clock that fits where the exchange is. Once the
+// whole request is handed over, the backend has BackendTimeout to answer
+// (and to say more, while a body streams). Before that, a client that goes
+// quiet in its body has IdleTimeout; a backend that stops reading it has
+// BackendTimeout from the moment the client is paused for its sake.
+func (l *loop) armDeadlines(cl *clientConn, be *backendConn) {
+	switch {
+	case cl.reqDone:
+		be.deadline = l.now + int64(l.cfg.BackendTimeout)
+		cl.deadline = 0
+	case cl.paused:
+		be.deadline = l.now + int64(l.cfg.BackendTimeout)
+	default:
+		be.deadline = 0
+		cl.deadline = l.now + int64(l.cfg.IdleTimeout)
+	}
 }
 
 // forwardRequestBody hands the body bytes at the head of buf to the
@@ -245,7 +267,7 @@ func (l *loop) forwardRequestBody(cl *clientConn, buf []byte) bool {
 	}
 	cl.consume(k)
 	cl.reqDone = done
-	be.deadline = l.now + int64(l.cfg.BackendTimeout)
+	l.armDeadlines(cl, be)
 	return true
 }
 
@@ -373,7 +395,10 @@ func (l *loop) startResponse(be *backendConn, cl *clientConn, buf []byte, n int)
 		l.failExchange(cl, 502, ErrBadResponse, fromBackend)
 		return false
 	}
-	f.closeClient = !f.upgrade && (!cl.keepAlive || r.Body == httpparse.BodyUntilClose ||
+	// An answer before the whole request body arrived (a 413, a 401 to
+	// Expect: 100-continue) ends the connection: what the client still
+	// sends cannot be told from a next request (RFC 9110 §10.1.1).
+	f.closeClient = !f.upgrade && (!cl.keepAlive || !cl.reqDone || r.Body == httpparse.BodyUntilClose ||
 		f.dechunk || l.srv.draining.Load())
 	f.keepAlive10 = cl.minor == 0 && !f.closeClient && !f.upgrade
 	cl.closeAfter = f.closeClient

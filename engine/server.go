@@ -38,6 +38,7 @@ type Server struct {
 
 	draining atomic.Bool
 	clients  atomic.Int64
+	kickOnce sync.Once
 }
 
 // New checks cfg and returns a Server ready to Serve.
@@ -147,24 +148,45 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return drainErr
 }
 
-// OnBoot records the engine and starts the pre-dial of each loop.
+// OnBoot records the engine and knocks on the listener, so that the
+// pre-dial starts before the first client (see kickLoops).
 func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 	s.eng = eng
 	s.log.Info("listening", "addr", s.addr, "loops", s.cfg.Loops)
 	close(s.booted)
-	go s.kickLoops()
+	if s.cfg.ConnsPerBackend > 0 {
+		go s.knock()
+	}
 	return gnet.None
+}
+
+// knock opens and closes one connection to the proxy's own listener. The
+// loops do not run yet when OnBoot does, and gnet registers them without
+// synchronisation, so Engine.Register may only be called once a loop has
+// run a callback; the knock's OnOpen is the first one, and starts
+// kickLoops.
+func (s *Server) knock() {
+	host, port, _ := net.SplitHostPort(s.addr)
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+		if ip != nil && ip.To4() == nil {
+			host = "::1"
+		}
+	}
+	if c, err := net.DialTimeout("tcp", net.JoinHostPort(host, port), s.cfg.ConnectTimeout); err == nil {
+		_ = c.Close()
+	}
 }
 
 // OnShutdown stops the loops' tickers.
 func (s *Server) OnShutdown(gnet.Engine) { s.cancel() }
 
-// kickLoops makes every loop exist before the first client arrives, so
-// that each pre-dials its backend connections: one connection per loop is
-// dialed here and registered through the engine, whose round robin (used
-// by nothing else, since with SO_REUSEPORT every loop accepts on its own)
-// gives one to each loop. Its OnOpen creates the loop's state, which
-// dials the rest from its ticker.
+// kickLoops makes every loop's state exist early, so that each pre-dials
+// its backend connections: one connection per loop is dialed here and
+// registered through the engine, whose round robin (used by nothing else,
+// since with SO_REUSEPORT every loop accepts on its own) gives one to each
+// loop. Its OnOpen creates the loop's state, which dials the rest from its
+// ticker. It runs once, started from the first client OnOpen (the knock).
 func (s *Server) kickLoops() {
 	backends := s.cfg.Backends.Snapshot()
 	if len(backends) == 0 || s.cfg.ConnsPerBackend == 0 {
@@ -241,6 +263,7 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		return nil, gnet.Close
 	}
 	l := s.loopOf(c)
+	s.kickOnce.Do(func() { go s.kickLoops() })
 	cl := &clientConn{l: l, c: c, pausedFD: -1}
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		cl.ip = []byte(a.IP.String())
