@@ -103,6 +103,9 @@ func Write(dir string, run *results.Run) ([]string, error) {
 					series("p99.9", steps, func(s results.Step) float64 { return s.Load.Latency.P999 }),
 				}
 				pcts[3].Dashed = true
+				if allZero(steps, func(s results.Step) float64 { return s.Load.Latency.P999 }) {
+					pcts = pcts[:3] // not measured (hey): no line at zero
+				}
 				if err := plot(fmt.Sprintf("latency-%s-l%d-%s.svg", px, loops, tag), Plot{
 					Title:  fmt.Sprintf("%s ×%d latency percentiles, %s", px, loops, sizeName(size)),
 					XLabel: "concurrent connections", YLabel: "ms", LogX: true, Series: pcts}); err != nil {
@@ -121,8 +124,12 @@ func Write(dir string, run *results.Run) ([]string, error) {
 				continue
 			}
 			l := s.Load
-			fmt.Fprintf(&md, "| %s | %d | %d | %.0f | %.3f | %.3f | %.3f | %.3f | %d | %d | %.1f | %.2f | %.1f | %.1f |\n",
-				s.Proxy, s.Loops, s.Conns, l.RPS, l.Latency.P50, l.Latency.P90, l.Latency.P99, l.Latency.P999,
+			p999 := "—" // not measured (hey)
+			if l.Latency.P999 > 0 {
+				p999 = fmt.Sprintf("%.3f", l.Latency.P999)
+			}
+			fmt.Fprintf(&md, "| %s | %d | %d | %.0f | %.3f | %.3f | %.3f | %s | %d | %d | %.1f | %.2f | %.1f | %.1f |\n",
+				s.Proxy, s.Loops, s.Conns, l.RPS, l.Latency.P50, l.Latency.P90, l.Latency.P99, p999,
 				l.Errors, l.Non2xx, s.CPUPerRequestUS, s.ProxyCores, mib(s.ProxyRSSBytes), l.BytesPerSec/1e6)
 		}
 		md.WriteString("\n")
@@ -270,4 +277,14 @@ func sortedKeys(m map[string]string) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// allZero reports whether f is zero for every step.
+func allZero(steps []results.Step, f func(results.Step) float64) bool {
+	for _, s := range steps {
+		if f(s) != 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -157,6 +157,10 @@ func (pr *Progress) print(st results.Step) {
 		return
 	}
 	l := st.Load
-	fmt.Fprintf(pr.W, "%s %9.0f req/s  p50 %.3f  p99 %.3f  p99.9 %.3f ms  %6.1f µs CPU/req  %.2f cores  errors %d  non-2xx %d\n",
-		head, l.RPS, l.Latency.P50, l.Latency.P99, l.Latency.P999, st.CPUPerRequestUS, st.ProxyCores, l.Errors, l.Non2xx)
+	p999 := "—" // hey does not measure it
+	if l.Latency.P999 > 0 {
+		p999 = fmt.Sprintf("%.3f", l.Latency.P999)
+	}
+	fmt.Fprintf(pr.W, "%s %9.0f req/s  p50 %.3f  p99 %.3f  p99.9 %s ms  %6.1f µs CPU/req  %.2f cores  errors %d  non-2xx %d\n",
+		head, l.RPS, l.Latency.P50, l.Latency.P99, p999, st.CPUPerRequestUS, st.ProxyCores, l.Errors, l.Non2xx)
 }
