@@ -36,12 +36,7 @@ func (l *loop) failExchange(cl *clientConn, code int, err error, src errorSource
 		l.srv.log.Debug("exchange failed", "status", code, "source", src, "err", err)
 	}
 	cl.releaseOut()
-	if be := cl.be; be != nil {
-		unbind(cl, be)
-		be.b.Release()
-		be.state = bsClosed
-		l.closeBackend(be)
-	}
+	l.dropBackend(cl)
 	if cl.respStarted {
 		l.abortClient(cl)
 		return
@@ -69,17 +64,15 @@ func (l *loop) failExchange(cl *clientConn, code int, err error, src errorSource
 // be finished (a malformed chunk, a backend gone quiet): both connections
 // are closed, so that the client sees a truncated response as one.
 func (l *loop) abortExchange(be *backendConn, err error) {
-	cl := be.cl
 	if l.srv.log.Enabled(context.Background(), slog.LevelDebug) {
 		l.srv.log.Debug("response aborted", "backend", be.b.ID, "err", err)
 	}
-	unbind(cl, be)
-	be.b.Release()
+	if cl := be.cl; cl != nil {
+		l.abortClient(cl) // drops be too
+		return
+	}
 	be.state = bsClosed
 	l.closeBackend(be)
-	if cl != nil {
-		l.abortClient(cl)
-	}
 }
 
 // closeClient closes a client after PILB's last response: once the output
@@ -92,12 +85,7 @@ func (l *loop) closeClient(cl *clientConn) {
 		return
 	}
 	cl.releaseOut()
-	if be := cl.be; be != nil {
-		unbind(cl, be)
-		be.b.Release()
-		be.state = bsClosed
-		l.closeBackend(be)
-	}
+	l.dropBackend(cl)
 	if cl.c == nil {
 		l.closeDetachedClient(cl)
 		return
@@ -122,12 +110,7 @@ func (l *loop) linger(cl *clientConn) {
 
 // abortClient closes a client at once.
 func (l *loop) abortClient(cl *clientConn) {
-	if be := cl.be; be != nil {
-		unbind(cl, be)
-		be.b.Release()
-		be.state = bsClosed
-		l.closeBackend(be)
-	}
+	l.dropBackend(cl)
 	if cl.c != nil {
 		_ = l.el.Close(cl.c)
 		return
@@ -144,12 +127,7 @@ func (l *loop) onClientClose(cl *clientConn) {
 	cl.state = csClosed
 	cl.releaseOut()
 	l.removeClient(cl)
-	if be := cl.be; be != nil {
-		unbind(cl, be)
-		be.b.Release()
-		be.state = bsClosed
-		l.closeBackend(be)
-	}
+	l.dropBackend(cl)
 }
 
 // onBackendClose runs from OnClose for a backend connection.
@@ -219,4 +197,17 @@ func (l *loop) retryable(cl *clientConn, be *backendConn) bool {
 
 func isEOF(err error) bool {
 	return err == nil || errors.Is(err, io.EOF)
+}
+
+// dropBackend ends the client's tie to its backend connection, if any, and
+// closes that connection: whatever it was doing, its state is unknown now.
+func (l *loop) dropBackend(cl *clientConn) {
+	be := cl.be
+	if be == nil {
+		return
+	}
+	unbind(cl, be)
+	be.b.Release()
+	be.state = bsClosed
+	l.closeBackend(be)
 }

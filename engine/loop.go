@@ -191,41 +191,50 @@ func (l *loop) drain() {
 
 // addClient and removeClient keep l.clients, for timeouts and drain.
 func (l *loop) addClient(cl *clientConn) {
-	cl.idx = len(l.clients)
-	l.clients = append(l.clients, cl)
+	l.clients = addListed(l.clients, cl)
 	l.srv.clients.Add(1)
 }
 
 func (l *loop) removeClient(cl *clientConn) {
-	i := cl.idx
-	if i < 0 || i >= len(l.clients) || l.clients[i] != cl {
-		return
+	var ok bool
+	if l.clients, ok = removeListed(l.clients, cl); ok {
+		l.srv.clients.Add(-1)
 	}
-	last := len(l.clients) - 1
-	l.clients[i] = l.clients[last]
-	l.clients[i].idx = i
-	l.clients[last] = nil
-	l.clients = l.clients[:last]
-	cl.idx = -1
-	l.srv.clients.Add(-1)
 }
 
-func (l *loop) addBackend(be *backendConn) {
-	be.idx = len(l.backends)
-	l.backends = append(l.backends, be)
+// addBackend and removeBackend keep l.backends, for timeouts.
+func (l *loop) addBackend(be *backendConn) { l.backends = addListed(l.backends, be) }
+
+func (l *loop) removeBackend(be *backendConn) { l.backends, _ = removeListed(l.backends, be) }
+
+// listed is a connection that knows its index in its loop's list, so that
+// it leaves the list in O(1).
+type listed interface {
+	comparable
+	index() *int
 }
 
-func (l *loop) removeBackend(be *backendConn) {
-	i := be.idx
-	if i < 0 || i >= len(l.backends) || l.backends[i] != be {
-		return
+func (cl *clientConn) index() *int  { return &cl.idx }
+func (be *backendConn) index() *int { return &be.idx }
+
+func addListed[T listed](list []T, x T) []T {
+	*x.index() = len(list)
+	return append(list, x)
+}
+
+// removeListed swaps x out of list; ok is false when x is not in it.
+func removeListed[T listed](list []T, x T) (_ []T, ok bool) {
+	i := *x.index()
+	if i < 0 || i >= len(list) || list[i] != x {
+		return list, false
 	}
-	last := len(l.backends) - 1
-	l.backends[i] = l.backends[last]
-	l.backends[i].idx = i
-	l.backends[last] = nil
-	l.backends = l.backends[:last]
-	be.idx = -1
+	last := len(list) - 1
+	list[i] = list[last]
+	*list[i].index() = i
+	var zero T
+	list[last] = zero
+	*x.index() = -1
+	return list[:last], true
 }
 
 // dial starts a connect to b without blocking the loop: a goroutine dials

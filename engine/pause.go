@@ -225,12 +225,7 @@ func (l *loop) clientGone(cl *clientConn) {
 	cl.stash = nil
 	cl.releaseOut()
 	l.removeClient(cl)
-	if be := cl.be; be != nil {
-		unbind(cl, be)
-		be.b.Release()
-		be.state = bsClosed
-		l.closeBackend(be)
-	}
+	l.dropBackend(cl)
 }
 
 // addWatch makes the ticker poll it until its peer's output drains.

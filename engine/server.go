@@ -201,7 +201,7 @@ func (s *Server) kickLoops() {
 		be := &backendConn{b: b, state: bsDialing, pausedFD: -1}
 		b.ConnOpened()
 		ctx := gnet.NewNetConnContext(gnet.NewContext(context.Background(), be), nc)
-		ch, err := s.registerWhenReady(ctx)
+		ch, err := s.eng.Register(ctx)
 		if err != nil {
 			_ = nc.Close()
 			b.ConnClosed()
@@ -211,23 +211,6 @@ func (s *Server) kickLoops() {
 			b.ConnClosed()
 		}
 	}
-}
-
-// registerWhenReady calls Engine.Register, waiting for the loops that gnet
-// creates just after OnBoot.
-func (s *Server) registerWhenReady(ctx context.Context) (<-chan gnet.RegisteredResult, error) {
-	for range 1000 {
-		ch, err := s.eng.Register(ctx)
-		if err == nil {
-			return ch, nil
-		}
-		select {
-		case <-s.ctx.Done():
-			return nil, err
-		case <-time.After(time.Millisecond):
-		}
-	}
-	return nil, ErrShuttingDown
 }
 
 // loopOf returns the state of the loop c belongs to, creating it the first
