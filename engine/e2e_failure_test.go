@@ -274,6 +274,9 @@ func TestE2EMalformedBackendResponses(t *testing.T) {
 		"/bare-lf":        "HTTP/1.1 200 OK\nContent-Length: 2\n\nok",
 		"/101-unasked":    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
 		"/status-too-big": "HTTP/1.1 600 Odd\r\nContent-Length: 0\r\n\r\n",
+		// A chunked body broken in the bytes that came with its head:
+		// nothing has reached the client yet, so it still gets a 502.
+		"/bad-first-chunk": "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
 	}
 	be := startScripted(t, func(c *bconn) {
 		for {

@@ -18,9 +18,9 @@ import (
 
 const (
 	// maxRetainedBody is the largest request body kept in clientConn.out
-	// so that the request can be sent again after a connect failure or a
-	// dead keep-alive connection; longer bodies are streamed, and a
-	// request whose body has started streaming is never retried.
+	// so that the request can be sent again on a pooled connection found
+	// dead; longer bodies are streamed. (After a failed connect the dialing
+	// connection holds all that was sent, so any request is retried.)
 	maxRetainedBody = 64 << 10
 
 	// maxTries bounds the backends (or connections) one request is sent
@@ -410,8 +410,8 @@ func (l *loop) startResponse(be *backendConn, cl *clientConn, buf []byte, n int)
 	be.chunk.Reset()
 
 	l.buf = appendResponseHead(l.buf[:0], r, f)
-	cl.respStarted = true
 	if f.upgrade {
+		cl.respStarted = true
 		be.state = bsTunnel
 		cl.state = csTunnel
 		be.deadline = 0
@@ -433,6 +433,7 @@ func (l *loop) startResponse(be *backendConn, cl *clientConn, buf []byte, n int)
 
 	be.state = bsBody
 	if r.Body == httpparse.BodyNone || r.Body == httpparse.BodyLength && r.ContentLength == 0 {
+		cl.respStarted = true
 		if !l.writeClient(cl, l.buf) || be.cl != cl {
 			return false
 		}
@@ -450,6 +451,7 @@ func (l *loop) startResponse(be *backendConn, cl *clientConn, buf []byte, n int)
 			return false
 		}
 		l.buf = append(l.buf, rest[:k]...)
+		cl.respStarted = true
 		if !l.writeClient(cl, l.buf) || be.cl != cl {
 			return false
 		}
@@ -461,6 +463,7 @@ func (l *loop) startResponse(be *backendConn, cl *clientConn, buf []byte, n int)
 		}
 		return true
 	}
+	cl.respStarted = true
 	if !l.writeClient(cl, l.buf) || be.cl != cl {
 		return false
 	}
