@@ -139,12 +139,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+	// Engine.Stop polls for the end every 500 ms; Serve returns the moment
+	// the engine is down, so wait for that instead.
 	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := s.eng.Stop(stopCtx); err != nil && !errors.Is(err, context.Canceled) {
-		s.log.Warn("engine stop", "err", err)
+	go func() {
+		if err := s.eng.Stop(stopCtx); err != nil && !errors.Is(err, context.Canceled) {
+			s.log.Warn("engine stop", "err", err)
+		}
+	}()
+	select {
+	case <-s.stopped:
+	case <-stopCtx.Done():
+		s.log.Warn("engine did not stop in time")
 	}
-	<-s.stopped
 	return drainErr
 }
 
