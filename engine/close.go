@@ -170,10 +170,7 @@ func (l *loop) backendGone(cl *clientConn, be *backendConn, prev backendState, e
 			// A pooled connection the backend had closed: its older idle
 			// siblings are likely dead too (the backend restarted, or its
 			// keep-alive timeout passed). Close them, so the retry dials.
-			l.pool.Drop(be.b, func(old *backendConn) {
-				old.state = bsClosed
-				l.closeBackend(old)
-			})
+			l.dropIdle(be.b)
 		} else {
 			be.b.ReportFailure(l.now)
 		}

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"net"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -31,7 +32,7 @@ type loop struct {
 	cfg *Config
 	el  gnet.EventLoop
 
-	now int64 // Unix nanoseconds, refreshed every tick and event batch
+	now int64 // Unix nanoseconds, refreshed every tick: deadlines are this coarse
 
 	req  httpparse.Request  // scratch: the request being parsed
 	resp httpparse.Response // scratch: the response being parsed
@@ -39,8 +40,9 @@ type loop struct {
 
 	pool       *pool.ConnPool[*backendConn]
 	clients    []*clientConn
-	backends   []*backendConn // open or dialing, busy or idle
-	dialing    map[*pool.Backend]int
+	backends   []*backendConn        // open or dialing, busy or idle
+	dialing    map[*pool.Backend]int // connects under way; every backend ever dialed has a key
+	setVersion uint64                // Backends.Version() when the pool was last pruned
 	watch      []watchItem
 	watchSpare []watchItem
 
@@ -159,12 +161,30 @@ func (l *loop) checkTimeouts() {
 }
 
 // predial keeps ConnsPerBackend idle connections to each available
-// backend, counting the ones being dialed.
+// backend, counting the ones being dialed, and closes the idle connections
+// of backends that left the set or are draining.
 func (l *loop) predial() {
+	backends := l.cfg.Backends.Snapshot()
+	if v := l.cfg.Backends.Version(); v != l.setVersion {
+		l.setVersion = v
+		for b := range l.dialing {
+			if !slices.Contains(backends, b) {
+				l.dropIdle(b)
+				if l.dialing[b] == 0 {
+					delete(l.dialing, b)
+				}
+			}
+		}
+	}
+	for _, b := range backends {
+		if b.Draining() && l.pool.Idle(b) > 0 {
+			l.dropIdle(b)
+		}
+	}
 	if l.cfg.ConnsPerBackend == 0 || l.srv.draining.Load() {
 		return
 	}
-	for _, b := range l.cfg.Backends.Snapshot() {
+	for _, b := range backends {
 		if !b.Available(l.now) {
 			continue
 		}
@@ -172,6 +192,14 @@ func (l *loop) predial() {
 			l.dial(b)
 		}
 	}
+}
+
+// dropIdle closes every idle pooled connection to b.
+func (l *loop) dropIdle(b *pool.Backend) {
+	l.pool.Drop(b, func(be *backendConn) {
+		be.state = bsClosed
+		l.closeBackend(be)
+	})
 }
 
 // drain closes idle clients and stops keep-alive for busy ones; Shutdown
