@@ -91,8 +91,11 @@ func (l *loop) closeClient(cl *clientConn) {
 		return
 	}
 	cl.state = csClosing
-	cl.deadline = l.now + int64(l.cfg.LingerTimeout)
 	if cl.c.OutboundBuffered() > 0 {
+		// The watch closes it once the output is read, or when the
+		// client stops reading (drainStalled); LingerTimeout starts after.
+		cl.deadline = 0
+		cl.drainSince = 0
 		l.addWatch(watchItem{cl: cl})
 		return
 	}

@@ -60,7 +60,9 @@ type Config struct {
 	// while a response body streams (past it, the client is cut off).
 	BackendTimeout time.Duration
 	// IdleTimeout is how long a keep-alive client may sit between requests,
-	// and the longest silence inside a request body (past it, 408).
+	// the longest silence inside a request body (past it, 408), and the
+	// longest a client may leave a waiting response unread (past it, the
+	// connection is closed).
 	IdleTimeout time.Duration
 	// BackendIdleTimeout is how long an unused pooled backend connection is
 	// kept; set it below the backends' own keep-alive timeout.

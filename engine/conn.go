@@ -69,6 +69,8 @@ type clientConn struct {
 	resuming    bool   // being enrolled again after a pause
 	closeOnOpen bool   // closed while resuming: close when it reopens
 	failCode    int    // PILB's answer, owed to a client that was detached
+	drainLeft   int    // output still waiting at the last drain check
+	drainSince  int64  // when the output last shrank; 0: not measured yet
 }
 
 // backendState is where a backend connection is in its life.

@@ -36,6 +36,10 @@ var (
 	// byte of its request body for Config.IdleTimeout.
 	ErrBodyTimeout = errors.New("engine: request body timeout")
 
+	// ErrClientStalled is returned when a client read none of the response
+	// waiting for it for Config.IdleTimeout; its connection is closed.
+	ErrClientStalled = errors.New("engine: client stopped reading")
+
 	// ErrShuttingDown is returned by Serve after Shutdown, and by Shutdown
 	// when called twice.
 	ErrShuttingDown = errors.New("engine: shutting down")

@@ -96,6 +96,9 @@ func (l *loop) pauseBackend(be *backendConn) bool {
 	}
 	be.paused = true
 	be.pausedFD = fd
+	if cl := be.cl; cl != nil {
+		cl.drainSince = 0 // a new wait: measure its progress from now
+	}
 	l.addWatch(watchItem{be: be})
 	return true
 }
@@ -283,6 +286,10 @@ func (l *loop) watchClient(cl *clientConn) bool {
 			l.linger(cl)
 			return false
 		}
+		if l.drainStalled(cl) {
+			l.abortClient(cl)
+			return false
+		}
 		return true
 	case !cl.paused:
 		return false
@@ -313,5 +320,22 @@ func (l *loop) watchBackend(be *backendConn) bool {
 		l.resumeBackend(be)
 		return false
 	}
+	if cl.c != nil && l.drainStalled(cl) {
+		l.abortExchange(be, ErrClientStalled)
+		return false
+	}
 	return true
+}
+
+// drainStalled reports whether a client with output waiting has read none
+// of it for IdleTimeout: a client that stopped reading would otherwise
+// hold its connection, and a paused backend connection, for ever.
+func (l *loop) drainStalled(cl *clientConn) bool {
+	n := cl.c.OutboundBuffered()
+	if n < cl.drainLeft || cl.drainSince == 0 {
+		cl.drainLeft, cl.drainSince = n, l.now
+		return false
+	}
+	cl.drainLeft = n
+	return l.now-cl.drainSince > int64(l.cfg.IdleTimeout)
 }

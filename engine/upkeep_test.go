@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"io"
 	"testing"
 	"time"
 
@@ -46,5 +47,40 @@ func TestIdleConnsOfRemovedOrDrainingBackendsClosed(t *testing.T) {
 				t.Fatalf("%d idle connections of the other backend closed", keep.closed.Load())
 			}
 		})
+	}
+}
+
+// TestClientThatStopsReadingIsClosed: a client that reads none of a large
+// response for IdleTimeout is cut off, and so is the paused backend
+// connection, instead of both being held for ever.
+func TestClientThatStopsReadingIsClosed(t *testing.T) {
+	t.Parallel()
+	gone := make(chan error, 1)
+	be := startScripted(t, func(c *bconn) {
+		if _, err := c.readRequest(); err != nil {
+			return
+		}
+		err := c.write("HTTP/1.1 200 OK\r\nContent-Length: 1073741824\r\n\r\n")
+		chunk := make([]byte, 64<<10)
+		for err == nil {
+			_, err = c.Write(chunk)
+		}
+		gone <- err
+	})
+	cfg := e2eConfig()
+	cfg.Backends = setOf(t, be.Addr())
+	cfg.IdleTimeout = 300 * time.Millisecond
+	cfg.HighWater = 64 << 10
+	s := startProxy(t, cfg)
+	c := dialRawSmallRcv(t, s.Addr(), 4096)
+	c.send("GET /huge HTTP/1.1\r\nHost: s\r\n\r\n")
+	// Never read. The backend's writes fail once PILB closes its side.
+	if err := recvWithin(t, gone, 10*time.Second); err == nil {
+		t.Fatal("backend write loop ended without an error")
+	}
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, err := io.Copy(io.Discard, c.r)
+	if err == nil && n >= 1<<30 {
+		t.Fatalf("client read the whole body (%d bytes)", n)
 	}
 }
