@@ -33,11 +33,9 @@ type options struct {
 	listen   string
 	port     int
 	id       string
-	pool     string
 	loops    int
 	bodySize int
 	logLevel slog.Level
-	register string
 }
 
 func main() {
@@ -62,11 +60,9 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:5000", "listen `address` host:port (port 0 picks one; the log says which)")
 	fs.IntVar(&o.port, "port", 0, "listen on :`PORT` on every interface (the same as -listen :PORT; not with -listen)")
 	fs.StringVar(&o.id, "id", "s1", "backend `id`, sent as \"Server: <id>\" on every response")
-	fs.StringVar(&o.pool, "pool", "default", "`pool` name announced to the control plane with -register")
 	fs.IntVar(&o.loops, "loops", 1, "number of gnet event loops")
 	fs.IntVar(&o.bodySize, "body-size", -1, "body of \"/\" is this many `bytes` of pattern; -1 = \"hello from <id>\\n\"")
 	fs.TextVar(&o.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
-	fs.StringVar(&o.register, "register", "", "control-plane base `URL`: POST {id,pool,addr} to URL/backends at start, DELETE URL/backends/<id> at exit (needs the control-plane API)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(os.Stderr)
@@ -115,18 +111,9 @@ func run(o options) error {
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer cancel()
 
-	var reg *registration
-	if o.register != "" {
-		reg = &registration{base: o.register, id: o.id, pool: o.pool, addr: srv.Addr(), log: log}
-		go reg.announce(ctx)
-	}
-
 	<-ctx.Done()
 	log.Info("shutting down", "requests", srv.Requests())
 	stopCtx, stopCancel := context.WithTimeout(context.Background(), stopTimeout)
 	defer stopCancel()
-	if reg != nil {
-		reg.withdraw(stopCtx)
-	}
 	return srv.Stop(stopCtx)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -76,6 +77,11 @@ type connState struct {
 	chunkLeft int64
 
 	closeBy time.Time // phaseClosing: give up waiting for the flush
+
+	// waking is set while a wakeLater timer is pending, so that a
+	// connection has at most one: every OnTraffic of a stalled connection
+	// would otherwise start another 1 ms chain.
+	waking atomic.Bool
 }
 
 // batch collects the responses of one OnTraffic call so that pipelined
@@ -188,7 +194,7 @@ func (h *handler) serve(c gnet.Conn, st *connState, b *batch) gnet.Action {
 				return gnet.None
 			}
 			if b.queued+c.OutboundBuffered() > maxOutbound {
-				return h.stall(c, b, used)
+				return h.stall(c, st, b, used)
 			}
 			r := &b.req
 			r.Scanned = st.scanned
@@ -234,7 +240,7 @@ func (h *handler) serve(c gnet.Conn, st *connState, b *batch) gnet.Action {
 
 		case phaseStream:
 			if !h.pump(c, st, b) {
-				return h.stall(c, b, used)
+				return h.stall(c, st, b, used)
 			}
 			h.finish(st)
 
@@ -246,7 +252,7 @@ func (h *handler) serve(c gnet.Conn, st *connState, b *batch) gnet.Action {
 			if c.OutboundBuffered() == 0 || time.Now().After(st.closeBy) {
 				return gnet.Close
 			}
-			h.wakeLater(c)
+			h.wakeLater(c, st)
 			return gnet.None
 		}
 	}
@@ -432,20 +438,26 @@ func (h *handler) pump(c gnet.Conn, st *connState, b *batch) bool {
 // stall stops serving a connection whose client is not reading fast
 // enough and retries after wakeDelay; a client that meanwhile pipelines
 // more than maxStalledInbound is cut off.
-func (h *handler) stall(c gnet.Conn, b *batch, used int) gnet.Action {
+func (h *handler) stall(c gnet.Conn, st *connState, b *batch, used int) gnet.Action {
 	discard(c, used)
 	b.flush(c)
 	if c.InboundBuffered() > maxStalledInbound {
 		return gnet.Close
 	}
-	h.wakeLater(c)
+	h.wakeLater(c, st)
 	return gnet.None
 }
 
 // wakeLater calls OnTraffic again after wakeDelay. gnet ignores the wake
 // of a connection closed in between.
-func (h *handler) wakeLater(c gnet.Conn) {
-	time.AfterFunc(wakeDelay, func() { _ = c.Wake(nil) })
+func (h *handler) wakeLater(c gnet.Conn, st *connState) {
+	if !st.waking.CompareAndSwap(false, true) {
+		return
+	}
+	time.AfterFunc(wakeDelay, func() {
+		st.waking.Store(false)
+		_ = c.Wake(nil)
+	})
 }
 
 // readChunked consumes the chunked request body at the start of p,

@@ -18,7 +18,8 @@ import (
 )
 
 // startTimeout bounds how long Start waits for the engine to boot: binding
-// a loopback port takes microseconds, so a second is a hang, not a slow box.
+// a loopback port takes microseconds, so even on a loaded test machine ten
+// seconds is a hang, not a slow box.
 const startTimeout = 10 * time.Second
 
 // Config configures one backend.
@@ -108,6 +109,14 @@ func Start(cfg Config) (*Server, error) {
 		}
 		return nil, fmt.Errorf("demobackend: listen %s: %w", cfg.Addr, s.runErr)
 	case <-time.After(startTimeout):
+		// Do not leave the engine behind: stop it if it boots after all.
+		go func() {
+			select {
+			case <-s.booted:
+				_ = s.Stop(context.Background())
+			case <-s.done:
+			}
+		}()
 		return nil, ErrStartTimeout
 	}
 	log.Info("backend listening", "addr", s.addr, "loops", loops)
@@ -186,6 +195,9 @@ func (g gnetLogger) logf(level slog.Level, format string, args []any) {
 }
 
 func (g gnetLogger) Debugf(format string, args ...any) { g.logf(slog.LevelDebug, format, args) }
+
+// Infof logs at Debug: gnet's Info lines (its banner) are not this
+// backend's news.
 func (g gnetLogger) Infof(format string, args ...any)  { g.logf(slog.LevelDebug, format, args) }
 func (g gnetLogger) Warnf(format string, args ...any)  { g.logf(slog.LevelWarn, format, args) }
 func (g gnetLogger) Errorf(format string, args ...any) { g.logf(slog.LevelError, format, args) }
