@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"text/template"
@@ -175,7 +176,7 @@ func cmdAgent(args []string) error {
 		var pids []int
 		for _, p := range procstat.FindByName(*process) {
 			for _, q := range procstat.Tree(p) {
-				if !containsInt(pids, q) {
+				if !slices.Contains(pids, q) {
 					pids = append(pids, q)
 				}
 			}
@@ -203,13 +204,4 @@ func cmdAgent(args []string) error {
 		return err
 	}
 	return nil
-}
-
-func containsInt(s []int, v int) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }

@@ -69,13 +69,6 @@ func ToolVersion(tool string) string {
 		return "installed" // hey has no version flag
 	}
 	out, _ := exec.Command(tool, a...).CombinedOutput()
-	return firstLine(string(out))
-}
-
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	return s
+	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	return line
 }

@@ -70,10 +70,11 @@ func Write(dir string, run *results.Run) ([]string, error) {
 		tag := sizeTag(size)
 		var thr, p99, cpu []Series
 		for _, px := range proxies {
-			for _, loops := range loopsOf(run, px) {
+			pxLoops := loopsOf(run, px)
+			for _, loops := range pxLoops {
 				steps := stepsOf(run, px, loops, size)
 				name := px
-				if len(loopsOf(run, px)) > 1 {
+				if len(pxLoops) > 1 {
 					name = fmt.Sprintf("%s ×%d", px, loops)
 				}
 				thr = append(thr, series(name, steps, func(s results.Step) float64 { return s.Load.RPS }))
@@ -223,13 +224,9 @@ func stepsOf(run *results.Run, proxy string, loops, size int) []results.Step {
 	return out
 }
 
+// loopsOf returns the loop counts proxy was measured at, ascending.
 func loopsOf(run *results.Run, proxy string) []int {
-	var out []int
-	for _, s := range run.Steps {
-		if s.Proxy == proxy && !slices.Contains(out, s.Loops) {
-			out = append(out, s.Loops)
-		}
-	}
+	out := results.Distinct(run.Steps, func(s results.Step) (int, bool) { return s.Loops, s.Proxy == proxy })
 	slices.Sort(out)
 	return out
 }

@@ -87,25 +87,23 @@ func Load(path string) (*Run, error) {
 
 // Proxies returns the proxy names in order of first appearance.
 func (r *Run) Proxies() []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, s := range r.Steps {
-		if !seen[s.Proxy] {
-			seen[s.Proxy] = true
-			out = append(out, s.Proxy)
-		}
-	}
-	return out
+	return Distinct(r.Steps, func(s Step) (string, bool) { return s.Proxy, true })
 }
 
 // Sizes returns the response sizes in order of first appearance.
 func (r *Run) Sizes() []int {
-	var out []int
-	seen := map[int]bool{}
-	for _, s := range r.Steps {
-		if !seen[s.RespBytes] {
-			seen[s.RespBytes] = true
-			out = append(out, s.RespBytes)
+	return Distinct(r.Steps, func(s Step) (int, bool) { return s.RespBytes, true })
+}
+
+// Distinct returns key's value for every step where key's bool is true,
+// each value once, in order of first appearance.
+func Distinct[T comparable](steps []Step, key func(Step) (T, bool)) []T {
+	var out []T
+	seen := map[T]bool{}
+	for _, s := range steps {
+		if v, ok := key(s); ok && !seen[v] {
+			seen[v] = true
+			out = append(out, v)
 		}
 	}
 	return out

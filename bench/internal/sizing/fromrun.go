@@ -18,12 +18,7 @@ const saturated = 0.9
 // size when all are below). Scaling efficiency comes from the run's
 // largest loop count when it has more than one, else defaultEff.
 func CapacityFromRun(run *results.Run, proxy string, t Target, defaultEff float64) (Capacity, error) {
-	var sizes []int
-	for _, s := range run.Steps {
-		if s.Proxy == proxy && !slices.Contains(sizes, s.RespBytes) {
-			sizes = append(sizes, s.RespBytes)
-		}
-	}
+	sizes := results.Distinct(run.Steps, func(s results.Step) (int, bool) { return s.RespBytes, s.Proxy == proxy })
 	if len(sizes) == 0 {
 		return Capacity{}, fmt.Errorf("sizing: no steps for proxy %q in the results", proxy)
 	}
