@@ -17,10 +17,6 @@ import (
 // (USER_HZ, independent of CONFIG_HZ).
 const userHZ = 100
 
-// ErrBadStat is returned when /proc/PID/stat does not have the fields of
-// proc(5).
-var ErrBadStat = errors.New("procstat: malformed /proc/PID/stat")
-
 // Sample is the summed CPU time and resident memory of some processes at
 // one instant.
 type Sample struct {

@@ -6,7 +6,6 @@ package proxies
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -20,10 +19,6 @@ import (
 
 // readyTimeout bounds how long a started process has to answer.
 const readyTimeout = 10 * time.Second
-
-// ErrNotReady is returned when a started process does not answer HTTP on
-// its address within readyTimeout; the error carries its log's tail.
-var ErrNotReady = errors.New("proxies: process did not become ready")
 
 // Config is what every proxy is started with.
 type Config struct {

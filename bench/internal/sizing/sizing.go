@@ -6,7 +6,6 @@ package sizing
 import (
 	_ "embed"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -32,15 +31,6 @@ const (
 	// DefaultScalingEff is assumed when the results measured one loop
 	// count only: the per-core throughput at N loops relative to one.
 	DefaultScalingEff = 0.85
-)
-
-var (
-	// ErrNoCapacity is returned by CapacityFromRun when no step of the
-	// proxy meets the latency target without errors.
-	ErrNoCapacity = errors.New("sizing: no measured step meets the p99 target")
-	// ErrBadTarget is returned for a target or capacity that is not
-	// positive.
-	ErrBadTarget = errors.New("sizing: target and capacity must be positive")
 )
 
 // Catalog is the instance data file.
