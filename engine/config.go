@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/pilb-proxy/pilb/httpparse"
 	"github.com/pilb-proxy/pilb/pool"
 )
@@ -77,6 +79,13 @@ type Config struct {
 	// httpparse.DefaultMaxHeadBytes.
 	MaxHeaderBytes int
 
+	// MaxClientConns bounds the open client connections; past it a new
+	// connection is closed as soon as it is accepted. 0 means half the
+	// process's file descriptor limit, less fdReserve: each client may need
+	// a backend connection too, and gnet stops the whole engine when
+	// accept fails for want of a descriptor.
+	MaxClientConns int
+
 	// HighWater is how many bytes may wait in PILB for a slow peer before
 	// PILB stops reading from the fast one, per direction of an exchange;
 	// reading resumes below a quarter of it. 0 means DefaultHighWater.
@@ -134,6 +143,12 @@ func (c Config) withDefaults() (Config, error) {
 			*n.v = n.def
 		}
 	}
+	if c.MaxClientConns < 0 {
+		return c, fmt.Errorf("%w: max client conns %d is negative", ErrConfig, c.MaxClientConns)
+	}
+	if c.MaxClientConns == 0 {
+		c.MaxClientConns = defaultMaxClientConns()
+	}
 	if c.ConnsPerBackend < 0 {
 		return c, fmt.Errorf("%w: conns per backend %d is negative", ErrConfig, c.ConnsPerBackend)
 	}
@@ -148,4 +163,21 @@ func (c Config) withDefaults() (Config, error) {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c, nil
+}
+
+// fdReserve is the file descriptors kept out of MaxClientConns's default
+// for listeners, idle pooled backend connections, dials in progress (a
+// dial holds two descriptors while it is enrolled), pauses and the rest of
+// the process.
+const fdReserve = 1024
+
+// defaultMaxClientConns derives MaxClientConns from RLIMIT_NOFILE (which
+// the Go runtime raises to the hard limit at start).
+func defaultMaxClientConns() int {
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil || rl.Cur == unix.RLIM_INFINITY {
+		return 1 << 20
+	}
+	n := int(min(rl.Cur, 1<<24))
+	return max((n-fdReserve)/2, 64)
 }

@@ -253,6 +253,12 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	if s.draining.Load() {
 		return nil, gnet.Close
 	}
+	if s.clients.Load() >= int64(s.cfg.MaxClientConns) {
+		if s.log.Enabled(context.Background(), slog.LevelDebug) {
+			s.log.Debug("client refused: at MaxClientConns", "max", s.cfg.MaxClientConns)
+		}
+		return nil, gnet.Close
+	}
 	l := s.loopOf(c)
 	s.kickOnce.Do(func() { go s.kickLoops() })
 	cl := &clientConn{l: l, c: c, pausedFD: -1}

@@ -84,3 +84,32 @@ func TestClientThatStopsReadingIsClosed(t *testing.T) {
 		t.Fatalf("client read the whole body (%d bytes)", n)
 	}
 }
+
+// TestMaxClientConns: past the cap a new connection is closed at once,
+// and the clients under it are served as before.
+func TestMaxClientConns(t *testing.T) {
+	t.Parallel()
+	cfg := e2eConfig()
+	cfg.MaxClientConns = 2
+	s, _ := proxyToDemo(t, 1, cfg)
+	a, b := dialRaw(t, s.Addr()), dialRaw(t, s.Addr())
+	expectStatus(t, a.roundTrip("GET", "GET / HTTP/1.1\r\nHost: m\r\n\r\n"), 200)
+	expectStatus(t, b.roundTrip("GET", "GET / HTTP/1.1\r\nHost: m\r\n\r\n"), 200)
+	over := dialRaw(t, s.Addr())
+	over.send("GET / HTTP/1.1\r\nHost: m\r\n\r\n")
+	over.expectEOF()
+	expectStatus(t, a.roundTrip("GET", "GET / HTTP/1.1\r\nHost: m\r\n\r\n"), 200)
+	a.Close()
+	// The slot comes back once the server has seen the close.
+	if !eventually(5*time.Second, func() bool { return s.clients.Load() < 2 }) {
+		t.Fatal("closed client still counted")
+	}
+	c := dialRaw(t, s.Addr())
+	expectStatus(t, c.roundTrip("GET", "GET / HTTP/1.1\r\nHost: m\r\n\r\n"), 200)
+}
+
+func TestDefaultMaxClientConns(t *testing.T) {
+	if n := defaultMaxClientConns(); n < 64 {
+		t.Fatalf("default %d", n)
+	}
+}

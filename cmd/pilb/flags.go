@@ -39,6 +39,7 @@ type options struct {
 	healthInterval     time.Duration
 	healthPath         string
 	maxHeaderBytes     int
+	maxConns           int
 	highWater          int
 	logLevel           slog.Level
 }
@@ -69,6 +70,7 @@ func parseFlags(args []string, help io.Writer) (options, error) {
 	fs.DurationVar(&o.healthInterval, "health-interval", 2*time.Second, "active health check `interval`; 0 disables the checks")
 	fs.StringVar(&o.healthPath, "health-path", "", "HTTP `path` to GET for health checks (2xx/3xx is up); empty checks with a TCP connect")
 	fs.IntVar(&o.maxHeaderBytes, "max-header-bytes", httpparse.DefaultMaxHeadBytes, "largest request head in `bytes` (then 431)")
+	fs.IntVar(&o.maxConns, "max-conns", 0, "most open client `connections`; 0 = half the file descriptor limit less a reserve")
 	fs.IntVar(&o.highWater, "high-water", engine.DefaultHighWater, "`bytes` held for a slow peer before PILB stops reading the fast one")
 	fs.TextVar(&o.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
 
@@ -139,7 +141,7 @@ func parseFlags(args []string, help io.Writer) (options, error) {
 		}
 	}
 	for name, v := range map[string]int{
-		"conns-per-backend": o.connsPerBackend, "max-conns-per-backend": o.maxConnsPerBackend,
+		"conns-per-backend": o.connsPerBackend, "max-conns-per-backend": o.maxConnsPerBackend, "max-conns": o.maxConns,
 		"max-idle-per-backend": o.maxIdlePerBackend,
 	} {
 		if v < 0 {
@@ -191,6 +193,7 @@ func (o options) engineConfig(set *pool.Set, log *slog.Logger) engine.Config {
 		IdleTimeout:        o.idleTimeout,
 		BackendIdleTimeout: o.backendIdleTimeout,
 		MaxHeaderBytes:     o.maxHeaderBytes,
+		MaxClientConns:     o.maxConns,
 		HighWater:          o.highWater,
 		Logger:             log,
 	}

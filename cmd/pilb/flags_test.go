@@ -34,6 +34,7 @@ func TestParseFlagsErrors(t *testing.T) {
 		{[]string{"-demo", "2", "-health-path", "health"}, "-health-path"},
 		{[]string{"-demo", "2", "-loops", "0"}, "-loops 0: must be positive"},
 		{[]string{"-demo", "2", "-conns-per-backend", "-1"}, "-conns-per-backend -1"},
+		{[]string{"-demo", "2", "-max-conns", "-5"}, "-max-conns -5"},
 		{[]string{"-demo", "2", "-max-header-bytes", "100"}, "-max-header-bytes 100"},
 		{[]string{"-demo", "2", "-balance", "random"}, `-balance "random"`},
 		{[]string{"-demo", "2", "-log-level", "loud"}, "log-level"},
