@@ -3,9 +3,9 @@ package load
 import (
 	"bufio"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // ParseHey parses hey's default summary output. hey reports p10 … p99 but
@@ -92,8 +92,8 @@ func ParseHey(out string) (Result, error) {
 func heySecs(s string) float64 {
 	s = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "secs"))
 	x, err := strconv.ParseFloat(s, 64)
-	if err != nil || x != x {
+	if err != nil || math.IsNaN(x) {
 		return 0
 	}
-	return float64(time.Duration(x*float64(time.Second))) / float64(time.Second)
+	return x
 }

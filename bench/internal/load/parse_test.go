@@ -93,3 +93,12 @@ func checkResult(t *testing.T, name string, got, want Result) {
 		t.Errorf("%s: latency %+v, want %+v", name, got.Latency, want.Latency)
 	}
 }
+
+// heySecs keeps hey's figures exactly: no rounding through time.Duration.
+func TestHeySecs(t *testing.T) {
+	for in, want := range map[string]float64{"0.0038 secs": 0.0038, "1.5e-10": 1.5e-10, "NaN secs": 0, "x": 0} {
+		if got := heySecs(in); got != want {
+			t.Errorf("heySecs(%q) = %v, want %v", in, got, want)
+		}
+	}
+}

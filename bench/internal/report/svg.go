@@ -72,15 +72,17 @@ func (p Plot) SVG() []byte {
 		return b.Bytes()
 	}
 
-	xmin, xmax := xs[0], xs[len(xs)-1]
+	// scale is the X axis's transform: log2 on a log axis.
+	scale := func(x float64) float64 { return x }
+	if p.LogX {
+		scale = math.Log2
+	}
+	lo, hi := scale(xs[0]), scale(xs[len(xs)-1])
 	tx := func(x float64) float64 {
-		if p.LogX {
-			x, xmin, xmax = math.Log2(x), math.Log2(xs[0]), math.Log2(xs[len(xs)-1])
-		}
-		if xmax == xmin {
+		if hi == lo {
 			return marginLeft + pw/2
 		}
-		return marginLeft + (x-xmin)/(xmax-xmin)*pw
+		return marginLeft + (scale(x)-lo)/(hi-lo)*pw
 	}
 	ytop, ystep := niceScale(ymax)
 	ty := func(y float64) float64 { return marginTop + ph - y/ytop*ph }
@@ -96,7 +98,7 @@ func (p Plot) SVG() []byte {
 	if !p.LogX {
 		ticks = nil
 		for i := range 5 {
-			ticks = append(ticks, xmin+(xmax-xmin)*float64(i)/4)
+			ticks = append(ticks, lo+(hi-lo)*float64(i)/4) // linear: lo, hi are data values
 		}
 	}
 	for _, x := range ticks {

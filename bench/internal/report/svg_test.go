@@ -60,3 +60,23 @@ func TestEmptyPlot(t *testing.T) {
 		t.Errorf("empty plot: %s", s)
 	}
 }
+
+// X positions: a log axis spaces 1, 4, 16 evenly; a linear one spaces
+// 0, 1, 4 by value. Width 760 leaves a plot area of 538 px from x = 72.
+func TestPlotXScale(t *testing.T) {
+	cx := func(p Plot) []string {
+		var out []string
+		for _, part := range strings.Split(string(p.SVG()), `<circle cx="`)[1:] {
+			out = append(out, part[:strings.IndexByte(part, '"')])
+		}
+		return out
+	}
+	logPlot := Plot{LogX: true, Series: []Series{{Name: "a", X: []float64{1, 4, 16}, Y: []float64{1, 2, 3}}}}
+	if got := strings.Join(cx(logPlot), " "); got != "72.0 341.0 610.0" {
+		t.Errorf("log axis cx = %s, want 72.0 341.0 610.0", got)
+	}
+	linPlot := Plot{Series: []Series{{Name: "a", X: []float64{0, 1, 4}, Y: []float64{1, 2, 3}}}}
+	if got := strings.Join(cx(linPlot), " "); got != "72.0 206.5 610.0" {
+		t.Errorf("linear axis cx = %s, want 72.0 206.5 610.0", got)
+	}
+}
