@@ -11,6 +11,12 @@ import (
 	"time"
 )
 
+// exitGrace is how long a load generator may take beyond its duration and
+// one request timeout to print its summary and exit: wrk runs its Lua
+// done() and hey sorts every latency it recorded, which takes seconds
+// after a long high-rate run. Past it the run is killed as hung.
+const exitGrace = 15 * time.Second
+
 // Spec is one load run.
 type Spec struct {
 	// Tool is "wrk" (default) or "hey".
@@ -66,12 +72,15 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 	if spec.CPUs != "" {
 		args = append([]string{"taskset", "-c", spec.CPUs}, args...)
 	}
-	ctx, cancel := context.WithTimeout(ctx, spec.Duration+timeout+15*time.Second)
+	runCtx, cancel := context.WithTimeout(ctx, spec.Duration+timeout+exitGrace)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd := exec.CommandContext(runCtx, args[0], args[1:]...)
 	out, err := cmd.CombinedOutput()
 	if ctx.Err() != nil {
-		return Result{}, fmt.Errorf("load: %s did not finish in time", tool)
+		return Result{}, fmt.Errorf("load: %s stopped: %w", tool, ctx.Err())
+	}
+	if runCtx.Err() != nil {
+		return Result{}, fmt.Errorf("load: %s did not finish within %s: %w", tool, spec.Duration+timeout+exitGrace, ErrTimeout)
 	}
 	var r Result
 	var perr error
