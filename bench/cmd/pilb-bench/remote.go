@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -31,9 +32,9 @@ var hostScript = template.Must(template.New("remote").Parse(`# pilb-bench remote
 ulimit -n 1000000
 sysctl -w net.core.somaxconn=65535 net.ipv4.tcp_max_syn_backlog=65535 \
           net.ipv4.ip_local_port_range="1024 65535" net.ipv4.tcp_tw_reuse=1
-{{range $i, $b := .Backends}}
-# --- backend host {{$b}} ---
-./pilb-backend -listen {{$b}} -id s{{$i}} -loops {{$.BackendLoops}} -log-level warn
+{{range .Backends}}
+# --- backend host {{.Addr}} ---
+./pilb-backend -listen {{.Addr}} -id {{.ID}} -loops {{$.BackendLoops}} -log-level warn
 {{end}}
 # --- proxy host {{.ProxyHost}} ---
 ./pilb -listen {{.ProxyListen}} -backends {{.BackendList}} -loops {{.Loops}} -conns-per-backend 64 -log-level warn &
@@ -62,7 +63,7 @@ func cmdRemote(args []string) error {
 		return err
 	}
 	if *print {
-		return printHosts(*target, *agent, *loops, strings.Split(*backendList, ","), lf)
+		return printHosts(os.Stdout, *target, *agent, *loops, strings.Split(*backendList, ","), lf)
 	}
 	if *target == "" {
 		return fmt.Errorf("%w: -target is required (or -print)", errUsage)
@@ -107,7 +108,9 @@ func cmdRemote(args []string) error {
 	return finish(outDir(root, lf.out, started), run)
 }
 
-func printHosts(target, agent string, loops int, backends []string, lf ladderFlags) error {
+// printHosts writes the per-host commands. Backends are labelled s1, s2 …
+// as local labels them, so Server headers read the same in both.
+func printHosts(w io.Writer, target, agent string, loops int, backends []string, lf ladderFlags) error {
 	if target == "" {
 		target = "http://10.0.1.10:8080"
 	}
@@ -119,8 +122,13 @@ func printHosts(target, agent string, loops int, backends []string, lf ladderFla
 		agent = "http://" + u.Hostname() + ":9100"
 	}
 	au, _ := url.Parse(agent)
-	return hostScript.Execute(os.Stdout, map[string]any{
-		"Arch": "arm64", "Backends": backends, "BackendList": strings.Join(backends, ","), "BackendLoops": 1,
+	type backend struct{ Addr, ID string }
+	bs := make([]backend, len(backends))
+	for i, b := range backends {
+		bs[i] = backend{Addr: b, ID: fmt.Sprintf("s%d", i+1)}
+	}
+	return hostScript.Execute(w, map[string]any{
+		"Arch": "arm64", "Backends": bs, "BackendList": strings.Join(backends, ","), "BackendLoops": 1,
 		"ProxyHost": u.Hostname(), "ProxyListen": "0.0.0.0:" + u.Port(), "Loops": loops,
 		"AgentPort": au.Port(), "Agent": agent, "Target": target, "Conns": lf.conns.String(), "Sizes": lf.sizes.String(),
 	})

@@ -20,6 +20,12 @@ import (
 // readyTimeout bounds how long a started process has to answer.
 const readyTimeout = 10 * time.Second
 
+// killDelay is how long stop waits after SIGTERM before SIGKILL: nginx and
+// HAProxy finish in-flight requests on SIGTERM (graceful), which on an idle
+// proxy takes well under a second; a process still there after killDelay
+// is stuck, and the next proxy needs its CPU and port.
+const killDelay = 5 * time.Second
+
 // Config is what every proxy is started with.
 type Config struct {
 	// Listen is the proxy's loopback host:port.
@@ -123,7 +129,7 @@ func (p *process) tail() string {
 // command's.
 func (p *process) pid() int { return p.cmd.Process.Pid }
 
-// stop sends SIGTERM to the process group, then SIGKILL after 5 s.
+// stop sends SIGTERM to the process group, then SIGKILL after killDelay.
 func (p *process) stop() error {
 	if p == nil {
 		return nil
@@ -131,7 +137,7 @@ func (p *process) stop() error {
 	_ = syscall.Kill(-p.pid(), syscall.SIGTERM)
 	select {
 	case <-p.done:
-	case <-time.After(5 * time.Second):
+	case <-time.After(killDelay):
 		_ = syscall.Kill(-p.pid(), syscall.SIGKILL)
 		<-p.done
 	}

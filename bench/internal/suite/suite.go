@@ -20,6 +20,11 @@ import (
 // rssInterval is how often RSS is sampled during a step.
 const rssInterval = 200 * time.Millisecond
 
+// stepSlack is what a step takes beyond its load duration: starting the
+// load generator, its summary and exit, and the proxy samples. A step is
+// only begun when its duration plus stepSlack ends before the deadline.
+const stepSlack = 5 * time.Second
+
 // Target is what a ladder drives.
 type Target struct {
 	// Name labels the steps ("pilb", "nginx", "haproxy").
@@ -72,7 +77,7 @@ func Run(ctx context.Context, t Target, l Ladder, run *results.Run, pr *Progress
 	for _, tool := range l.Tools {
 		for _, size := range l.Sizes {
 			for _, conns := range l.Conns {
-				if ctx.Err() != nil || time.Now().Add(l.Duration+5*time.Second).After(l.Deadline) {
+				if ctx.Err() != nil || time.Now().Add(l.Duration+stepSlack).After(l.Deadline) {
 					return false
 				}
 				st := Measure(ctx, t, tool, size, conns, l)
