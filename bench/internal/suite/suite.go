@@ -44,7 +44,8 @@ type Ladder struct {
 	Sizes    []int
 	Tools    []string // "wrk", "hey"
 	Duration time.Duration
-	// Warmup is a short untimed load before the first step.
+	// Warmup is a short untimed load before the first step, with
+	// Tools[0]; skipped when it would end past Deadline.
 	Warmup  time.Duration
 	Threads int    // wrk threads
 	CPUs    string // taskset list for the load generator
@@ -70,8 +71,10 @@ func Run(ctx context.Context, t Target, l Ladder, run *results.Run, pr *Progress
 	if pr.began.IsZero() {
 		pr.began = time.Now()
 	}
-	if l.Warmup > 0 {
-		_, _ = load.Run(ctx, load.Spec{Tool: "wrk", URL: t.BaseURL + Path(l.Sizes[0]), Conns: l.Conns[len(l.Conns)/2],
+	// Warm up with the first tool the ladder uses (the one that is
+	// installed), unless the warm-up itself would run past the deadline.
+	if l.Warmup > 0 && len(l.Tools) > 0 && !time.Now().Add(l.Warmup+stepSlack).After(l.Deadline) {
+		_, _ = load.Run(ctx, load.Spec{Tool: l.Tools[0], URL: t.BaseURL + Path(l.Sizes[0]), Conns: l.Conns[len(l.Conns)/2],
 			Duration: l.Warmup, Threads: l.Threads, CPUs: l.CPUs})
 	}
 	for _, tool := range l.Tools {
