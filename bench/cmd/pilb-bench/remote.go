@@ -79,6 +79,8 @@ func cmdRemote(args []string) error {
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
+	ctx, cancelDeadline := context.WithDeadline(ctx, ladder.Deadline)
+	defer cancelDeadline()
 	if err := proxies.EnsureTools(ctx, os.Stdout, ladder.Tools...); err != nil {
 		return err
 	}
@@ -91,11 +93,12 @@ func cmdRemote(args []string) error {
 	run.Layout = fmt.Sprintf("load generator %s (this host) -> %s at %s", run.Machine.Hostname, *name, u.Host)
 	t := suite.Target{Name: *name, Loops: *loops, BaseURL: strings.TrimSuffix(*target, "/")}
 	if *agent != "" {
-		t.Sample = agentSampler(strings.TrimSuffix(*agent, "/"))
+		client := &http.Client{Timeout: agentTimeout}
+		t.Sample = agentSampler(client, strings.TrimSuffix(*agent, "/"))
 		if _, err := t.Sample(); err != nil {
 			return fmt.Errorf("agent %s: %w", *agent, err)
 		}
-		if m, err := agentMachine(strings.TrimSuffix(*agent, "/")); err == nil {
+		if m, err := agentMachine(client, strings.TrimSuffix(*agent, "/")); err == nil {
 			run.Notes = append(run.Notes, fmt.Sprintf("proxy host: %s, %s, %d CPUs, kernel %s", m.Hostname, m.CPUModel, m.CPUs, m.Kernel))
 		}
 	} else {
@@ -141,8 +144,11 @@ type agentSample struct {
 	PIDs       []int   `json:"pids"`
 }
 
-func agentSampler(base string) func() (procstat.Sample, error) {
-	client := &http.Client{Timeout: 2 * time.Second}
+// agentTimeout bounds each request to the agent: it answers from /proc in
+// milliseconds, and a sample that comes late is worthless to the step.
+const agentTimeout = 2 * time.Second
+
+func agentSampler(client *http.Client, base string) func() (procstat.Sample, error) {
 	return func() (procstat.Sample, error) {
 		resp, err := client.Get(base + "/sample")
 		if err != nil {
@@ -160,13 +166,16 @@ func agentSampler(base string) func() (procstat.Sample, error) {
 	}
 }
 
-func agentMachine(base string) (procstat.Machine, error) {
+func agentMachine(client *http.Client, base string) (procstat.Machine, error) {
 	var m procstat.Machine
-	resp, err := http.Get(base + "/machine")
+	resp, err := client.Get(base + "/machine")
 	if err != nil {
 		return m, err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return m, fmt.Errorf("agent: %s", resp.Status)
+	}
 	return m, json.NewDecoder(resp.Body).Decode(&m)
 }
 

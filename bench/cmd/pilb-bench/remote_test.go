@@ -1,8 +1,11 @@
 package main
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 // -print labels backends s1, s2 … as local does.
@@ -22,5 +25,20 @@ func TestPrintHostsLabels(t *testing.T) {
 	}
 	if strings.Contains(out, "-id s0") {
 		t.Errorf("-print labels a backend s0:\n%s", out)
+	}
+}
+
+// An agent that accepts and never answers does not hang remote.
+func TestAgentMachineTimeout(t *testing.T) {
+	block := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-block }))
+	defer srv.Close()
+	defer close(block)
+	start := time.Now()
+	if _, err := agentMachine(&http.Client{Timeout: 100 * time.Millisecond}, srv.URL); err == nil {
+		t.Fatal("agentMachine succeeded against a silent agent")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("agentMachine took %s", d)
 	}
 }
