@@ -55,6 +55,11 @@ func (lf *ladderFlags) ladder(deadline time.Time, loadCPUs string) (suite.Ladder
 	if len(lf.conns) == 0 || len(lf.sizes) == 0 || lf.duration < time.Second {
 		return suite.Ladder{}, fmt.Errorf("%w: need -conns, -sizes and -duration ≥ 1s", errUsage)
 	}
+	for _, c := range lf.conns {
+		if c < 1 {
+			return suite.Ladder{}, fmt.Errorf("%w: -conns %s: every connection count must be ≥ 1", errUsage, lf.conns.String())
+		}
+	}
 	return suite.Ladder{Conns: lf.conns, Sizes: lf.sizes, Tools: tools, Duration: lf.duration, Warmup: lf.warmup,
 		Threads: lf.threads, CPUs: loadCPUs, Deadline: deadline}, nil
 }

@@ -20,13 +20,19 @@ func cmdSize(args []string) error {
 	rps := fs.Float64("rps", 50000, "target requests/s")
 	p99 := fs.Duration("p99", 5*time.Millisecond, "target p99 latency")
 	respBytes := fs.Int("resp-bytes", 2048, "typical response body size in bytes")
-	headroom := fs.Float64("headroom", sizing.DefaultHeadroom, "share of CPU and network kept free at the target")
+	headroom := fs.Float64("headroom", sizing.DefaultHeadroom, "capacity planned above -rps, as a fraction of it, 0 ≤ h < 1 (0.3 plans for 1.3 × rps)")
 	scaling := fs.Float64("scaling", sizing.DefaultScalingEff, "scaling efficiency from 1 to N loops when the results measured one loop count only")
 	overhead := fs.Int("overhead", sizing.DefaultOverheadBytes, "wire bytes per exchange besides the body (heads, TCP/IP)")
 	perCore := fs.Float64("per-core", 0, "per-core req/s to use instead of the results (what-if)")
 	instances := fs.String("instances", "", "instance catalogue JSON (default: the embedded bench/internal/sizing/instances.json)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if !(*headroom >= 0 && *headroom < 1) {
+		return fmt.Errorf("%w: -headroom %g: want 0 ≤ headroom < 1 (0.3 plans for 1.3 × -rps)", errUsage, *headroom)
+	}
+	if *overhead < 0 {
+		return fmt.Errorf("%w: -overhead %d: want ≥ 0 bytes", errUsage, *overhead)
 	}
 	cat, err := sizing.Embedded()
 	if *instances != "" {

@@ -9,4 +9,7 @@ var (
 	// ErrBadTarget is returned by Recommend when the target or the
 	// capacity is not positive, or the scaling efficiency is not in (0, 1].
 	ErrBadTarget = errors.New("sizing: target and capacity must be positive")
+	// ErrBadParams is returned by Recommend when Params.Headroom is not in
+	// [0, 1) or Params.OverheadBytes is negative.
+	ErrBadParams = errors.New("sizing: bad model parameter")
 )

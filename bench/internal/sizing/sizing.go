@@ -20,7 +20,7 @@ var instancesJSON []byte
 
 // Defaults of Params.
 const (
-	// DefaultHeadroom keeps 30% of CPU and network free at the target:
+	// DefaultHeadroom plans 30% more CPU and network than the target:
 	// load is never flat, and a proxy near 100% CPU has queueing latency
 	// far above the p99 it was measured at.
 	DefaultHeadroom = 0.30
@@ -95,9 +95,16 @@ type Capacity struct {
 	Source string
 }
 
-// Params are the model's knobs; zero fields take the defaults.
+// Params are the model's knobs. Zero is a value, not "default": callers
+// pass DefaultHeadroom and DefaultOverheadBytes (the size flags' defaults)
+// when they mean them.
 type Params struct {
-	Headroom      float64
+	// Headroom is the capacity planned above Target.RPS, as a fraction of
+	// it: 0.3 plans for 1.3 × RPS. 0 plans for the target exactly; it
+	// must be below 1.
+	Headroom float64
+	// OverheadBytes is what an exchange costs on the wire besides the
+	// response body; not negative.
 	OverheadBytes int
 }
 
@@ -145,11 +152,11 @@ func Recommend(cat Catalog, t Target, c Capacity, p Params) (Plan, error) {
 	if t.RPS <= 0 || c.PerCoreRPS <= 0 || c.ScalingEff <= 0 || c.ScalingEff > 1 {
 		return Plan{}, ErrBadTarget
 	}
-	if p.Headroom == 0 {
-		p.Headroom = DefaultHeadroom
+	if !(p.Headroom >= 0 && p.Headroom < 1) { // NaN fails too
+		return Plan{}, fmt.Errorf("%w: headroom %g is not in [0, 1)", ErrBadParams, p.Headroom)
 	}
-	if p.OverheadBytes == 0 {
-		p.OverheadBytes = DefaultOverheadBytes
+	if p.OverheadBytes < 0 {
+		return Plan{}, fmt.Errorf("%w: overhead %d bytes is negative", ErrBadParams, p.OverheadBytes)
 	}
 	need := t.RPS * (1 + p.Headroom)
 	plan := Plan{Target: t, Capacity: c, Params: p}

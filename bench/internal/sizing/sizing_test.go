@@ -18,7 +18,7 @@ func TestRecommendFixedInputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	plan, err := Recommend(cat, Target{RPS: 50000, P99MS: 5, RespBytes: 2048},
-		Capacity{PerCoreRPS: 30000, ScalingEff: 0.85}, Params{})
+		Capacity{PerCoreRPS: 30000, ScalingEff: 0.85}, Params{Headroom: DefaultHeadroom, OverheadBytes: DefaultOverheadBytes})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,6 +70,25 @@ func TestRecommendRejectsBadInput(t *testing.T) {
 	cat, _ := Embedded()
 	if _, err := Recommend(cat, Target{RPS: 1}, Capacity{PerCoreRPS: 1, ScalingEff: 1.5}, Params{}); !errors.Is(err, ErrBadTarget) {
 		t.Errorf("err = %v", err)
+	}
+	ok := Capacity{PerCoreRPS: 1000, ScalingEff: 1}
+	for _, p := range []Params{{Headroom: 1}, {Headroom: -0.1}, {Headroom: math.NaN()}, {OverheadBytes: -1}} {
+		if _, err := Recommend(cat, Target{RPS: 1}, ok, p); !errors.Is(err, ErrBadParams) {
+			t.Errorf("Recommend(%+v): err = %v, want ErrBadParams", p, err)
+		}
+	}
+}
+
+// Headroom 0 means none, not the default: 1500 req/s on 1000 per core
+// at full scaling is exactly 2 vCPUs.
+func TestRecommendZeroHeadroom(t *testing.T) {
+	cat, _ := Embedded()
+	plan, err := Recommend(cat, Target{RPS: 1500}, Capacity{PerCoreRPS: 1000, ScalingEff: 1}, Params{Headroom: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.VCPUsNeeded != 2 || plan.Params.Headroom != 0 || plan.Params.OverheadBytes != 0 {
+		t.Errorf("VCPUsNeeded %d, params %+v; want 2 and zero params", plan.VCPUsNeeded, plan.Params)
 	}
 }
 

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"testing"
+	"time"
+)
+
+func TestLadderFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		ok   bool
+	}{
+		{nil, true},
+		{[]string{"-conns", "1,4", "-sizes", "0"}, true},
+		{[]string{"-conns", "0"}, false},
+		{[]string{"-conns", "4,0,16"}, false},
+		{[]string{"-tool", "ab"}, false},
+		{[]string{"-duration", "500ms"}, false},
+	} {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		var lf ladderFlags
+		lf.register(fs)
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		_, err := lf.ladder(time.Now().Add(time.Minute), "")
+		if tc.ok && err != nil || !tc.ok && !errors.Is(err, errUsage) {
+			t.Errorf("%v: err = %v, want ok=%v", tc.args, err, tc.ok)
+		}
+	}
+}
+
+func TestSizeRejectsBadHeadroom(t *testing.T) {
+	for _, h := range []string{"1", "-0.1", "1.5"} {
+		if err := cmdSize([]string{"-per-core", "1000", "-headroom", h}); !errors.Is(err, errUsage) {
+			t.Errorf("-headroom %s: err = %v, want a usage error", h, err)
+		}
+	}
+}
