@@ -47,7 +47,8 @@ func Write(dir string, run *results.Run) ([]string, error) {
 
 	proxies := run.Proxies()
 	md.WriteString("## Peak throughput\n\n")
-	md.WriteString("Where each proxy saturates: the step with the most requests/s for each response size.\n\n")
+	md.WriteString("Where each proxy saturates: the step with the most requests/s for each response size, " +
+		"among steps without errors or non-2xx responses.\n\n")
 	md.WriteString("| proxy | loops | response | peak req/s | at conns | p99 ms | CPU µs/req | proxy cores | RSS MiB |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, size := range run.Sizes() {
 		for _, px := range proxies {
@@ -114,6 +115,7 @@ func Write(dir string, run *results.Run) ([]string, error) {
 				}
 			}
 		}
+		md.WriteString("Rows marked ✗ had errors or non-2xx responses: they are left out of the peak and ratio tables.\n\n")
 		md.WriteString("| proxy | loops | conns | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | errors | non-2xx | CPU µs/req | cores | RSS MiB | MB/s |\n")
 		md.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, s := range run.Steps {
@@ -129,8 +131,12 @@ func Write(dir string, run *results.Run) ([]string, error) {
 			if l.Latency.P999 > 0 {
 				p999 = fmt.Sprintf("%.3f", l.Latency.P999)
 			}
+			name := s.Proxy
+			if !s.Clean() {
+				name += " ✗"
+			}
 			fmt.Fprintf(&md, "| %s | %d | %d | %.0f | %.3f | %.3f | %.3f | %s | %d | %d | %.1f | %.2f | %.1f | %.1f |\n",
-				s.Proxy, s.Loops, s.Conns, l.RPS, l.Latency.P50, l.Latency.P90, l.Latency.P99, p999,
+				name, s.Loops, s.Conns, l.RPS, l.Latency.P50, l.Latency.P90, l.Latency.P99, p999,
 				l.Errors, l.Non2xx, s.CPUPerRequestUS, s.ProxyCores, mib(s.ProxyRSSBytes), l.BytesPerSec/1e6)
 		}
 		md.WriteString("\n")
@@ -170,7 +176,7 @@ func writeRatios(md *strings.Builder, run *results.Run, proxies []string) {
 			fmt.Fprintf(md, "| %s | %d |", sizeName(size), s.Conns)
 			for i, o := range others {
 				t, ok := run.Find(o, 1, size, s.Conns)
-				if !ok || !t.OK() || !s.OK() {
+				if !ok || !t.Clean() || !s.Clean() {
 					md.WriteString(" – | – | – |")
 					continue
 				}
@@ -201,12 +207,12 @@ func writeRatios(md *strings.Builder, run *results.Run, proxies []string) {
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
-// peak returns the step with the most requests/s.
+// peak returns the clean step with the most requests/s.
 func peak(run *results.Run, proxy string, loops, size int) (results.Step, bool) {
 	var best results.Step
 	found := false
 	for _, s := range stepsOf(run, proxy, loops, size) {
-		if s.OK() && (!found || s.Load.RPS > best.Load.RPS) {
+		if s.Clean() && (!found || s.Load.RPS > best.Load.RPS) {
 			best, found = s, true
 		}
 	}

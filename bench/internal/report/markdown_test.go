@@ -40,3 +40,31 @@ func TestWriteReport(t *testing.T) {
 		t.Errorf("files %v", files)
 	}
 }
+
+// Steps with errors or non-2xx responses are marked and kept out of the
+// peak and the ratios: fast error answers are not throughput.
+func TestReportSkipsUncleanSteps(t *testing.T) {
+	step := func(px string, conns int, rps float64, errs, non2xx int64) results.Step {
+		return results.Step{Proxy: px, Loops: 1, Conns: conns, RespBytes: 0, CPUPerRequestUS: 10,
+			Load: load.Result{Requests: 1000, RPS: rps, Errors: errs, Non2xx: non2xx, Latency: load.Latency{P99: 1}}}
+	}
+	run := &results.Run{Kind: "compare", Steps: []results.Step{
+		step("pilb", 16, 1000, 0, 0), step("pilb", 64, 9000, 5, 0),
+		step("nginx", 16, 500, 0, 0), step("nginx", 64, 8000, 0, 7),
+	}}
+	dir := t.TempDir()
+	if _, err := Write(dir, run); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, ReportName))
+	md := string(b)
+	for _, want := range []string{"| pilb | 1 | 0 B | 1000 | 16 |", "| nginx | 1 | 0 B | 500 | 16 |",
+		"| 0 B | 64 | – | – | – |", "| 0 B | 16 | 2.00 |", "| pilb ✗ | 1 | 64 | 9000 |", "| nginx ✗ | 1 | 64 | 8000 |"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "| 9000 | 64 |") {
+		t.Errorf("peak took the step with errors:\n%s", md)
+	}
+}

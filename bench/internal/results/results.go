@@ -57,6 +57,11 @@ type Step struct {
 // OK reports whether the step measured something usable.
 func (s Step) OK() bool { return s.Err == "" && s.Load.Requests > 0 }
 
+// Clean reports whether the step is OK and every request succeeded: no
+// socket errors and no non-2xx responses. Only clean steps are a proxy's
+// capacity; errors answered fast inflate requests/s.
+func (s Step) Clean() bool { return s.OK() && s.Load.Errors == 0 && s.Load.Non2xx == 0 }
+
 // Write writes run to dir/results.json, creating dir.
 func Write(dir string, run *Run) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -62,8 +62,7 @@ func bestMeeting(run *results.Run, proxy string, loops, size int, p99 float64) (
 	var best results.Step
 	found := false
 	for _, s := range run.Steps {
-		if s.Proxy != proxy || s.Loops != loops || s.RespBytes != size || !s.OK() ||
-			s.Load.Errors > 0 || s.Load.Non2xx > 0 || s.Load.Latency.P99 > p99 {
+		if s.Proxy != proxy || s.Loops != loops || s.RespBytes != size || !s.Clean() || s.Load.Latency.P99 > p99 {
 			continue
 		}
 		if !found || s.Load.RPS > best.Load.RPS {
