@@ -62,8 +62,19 @@ func Write(dir string, run *results.Run) ([]string, error) {
 	}
 	md.WriteString("\n")
 
-	if len(proxies) > 1 {
-		writeRatios(&md, run, proxies)
+	// Ratios compare proxies measured by the same load generator only:
+	// wrk and hey differ in overhead and in what they count.
+	tools := results.Distinct(run.Steps, func(s results.Step) (string, bool) { _, t := results.SplitLabel(s.Proxy); return t, true })
+	for _, tool := range tools {
+		var same []string
+		for _, px := range proxies {
+			if _, t := results.SplitLabel(px); t == tool {
+				same = append(same, px)
+			}
+		}
+		if len(same) > 1 {
+			writeRatios(&md, run, tool, same)
+		}
 	}
 
 	for _, size := range run.Sizes() {
@@ -108,7 +119,7 @@ func Write(dir string, run *results.Run) ([]string, error) {
 				if allZero(steps, func(s results.Step) float64 { return s.Load.Latency.P999 }) {
 					pcts = pcts[:3] // not measured (hey): no line at zero
 				}
-				if err := plot(fmt.Sprintf("latency-%s-l%d-%s.svg", px, loops, tag), Plot{
+				if err := plot(fmt.Sprintf("latency-%s-l%d-%s.svg", strings.ReplaceAll(px, "/", "-"), loops, tag), Plot{
 					Title:  fmt.Sprintf("%s ×%d latency percentiles, %s", px, loops, sizeName(size)),
 					XLabel: "concurrent connections", YLabel: "ms", LogX: true, Series: pcts}); err != nil {
 					return files, err
@@ -148,13 +159,12 @@ func Write(dir string, run *results.Run) ([]string, error) {
 	return append([]string{path}, files...), nil
 }
 
-// writeRatios writes the comparison table: the base proxy (pilb when
-// present) over each other, per response size at each one's peak and per
-// step.
-func writeRatios(md *strings.Builder, run *results.Run, proxies []string) {
+// writeRatios writes the comparison table of proxies, all measured with
+// tool: the base proxy (pilb when present) over each other, per step.
+func writeRatios(md *strings.Builder, run *results.Run, tool string, proxies []string) {
 	base := proxies[0]
-	if slices.Contains(proxies, "pilb") {
-		base = "pilb"
+	if i := slices.Index(proxies, results.Label("pilb", tool)); i >= 0 {
+		base = proxies[i]
 	}
 	var others []string
 	for _, p := range proxies {
@@ -162,10 +172,13 @@ func writeRatios(md *strings.Builder, run *results.Run, proxies []string) {
 			others = append(others, p)
 		}
 	}
-	fmt.Fprintf(md, "## Ratios (%s / other)\n\n", base)
-	md.WriteString("Throughput above 1 and CPU per request or p99 below 1 favour " + base + ". Per step, one loop/worker/thread each.\n\n")
+	name := func(label string) string { p, _ := results.SplitLabel(label); return p }
+	fmt.Fprintf(md, "## Ratios (%s / other), %s\n\n", name(base), tool)
+	md.WriteString("Throughput above 1 and CPU per request or p99 below 1 favour " + name(base) +
+		". Per step, one loop/worker/thread each, every proxy loaded by " + tool + ".\n\n")
 	md.WriteString("| response | conns |")
 	for _, o := range others {
+		o = name(o)
 		fmt.Fprintf(md, " req/s ÷ %s | CPU/req ÷ %s | p99 ÷ %s |", o, o, o)
 	}
 	md.WriteString("\n|---|---|" + strings.Repeat("---|---|---|", len(others)) + "\n")

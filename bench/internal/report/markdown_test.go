@@ -68,3 +68,33 @@ func TestReportSkipsUncleanSteps(t *testing.T) {
 		t.Errorf("peak took the step with errors:\n%s", md)
 	}
 }
+
+// With -tool wrk,hey there is one ratio table per tool, and none divides
+// a wrk step by a hey one.
+func TestRatiosPerTool(t *testing.T) {
+	run := &results.Run{Kind: "compare"}
+	for _, px := range []struct {
+		label string
+		rps   float64
+	}{{"pilb", 3000}, {"nginx", 1000}, {"pilb/hey", 500}, {"nginx/hey", 250}} {
+		run.Steps = append(run.Steps, results.Step{Proxy: px.label, Loops: 1, Conns: 16, RespBytes: 0, CPUPerRequestUS: 10,
+			Load: load.Result{Requests: 1000, RPS: px.rps, Latency: load.Latency{P99: 1}}})
+	}
+	dir := t.TempDir()
+	if _, err := Write(dir, run); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, ReportName))
+	md := string(b)
+	for _, want := range []string{"## Ratios (pilb / other), wrk", "## Ratios (pilb / other), hey", "| 0 B | 16 | 3.00 |", "| 0 B | 16 | 2.00 |"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "latency-pilb-hey-l1-0B.svg")); err != nil {
+		t.Error(err)
+	}
+	if strings.Contains(md, "÷ pilb/hey") || strings.Contains(md, "÷ nginx/hey") || strings.Count(md, "## Ratios") != 2 {
+		t.Errorf("ratio tables mix tools:\n%s", md)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/pilb-proxy/pilb/bench/internal/load"
@@ -35,7 +36,7 @@ type Run struct {
 // Step is one point of the ladder: one proxy, loop count, response size
 // and concurrency.
 type Step struct {
-	Proxy     string `json:"proxy"` // pilb, nginx, haproxy or a remote name
+	Proxy     string `json:"proxy"` // pilb, nginx, haproxy or a remote name; see Label
 	Loops     int    `json:"loops"` // event loops / workers / threads
 	Conns     int    `json:"conns"`
 	RespBytes int    `json:"resp_bytes"` // response body size
@@ -52,6 +53,23 @@ type Step struct {
 	ProxyRSSBytes int64 `json:"proxy_rss_bytes"`
 	// Err is set when the step failed; the other fields are then partial.
 	Err string `json:"error,omitempty"`
+}
+
+// Label is a step's Proxy for proxy measured with tool: the proxy's name
+// for wrk, the default tool, and "<proxy>/<tool>" for another.
+func Label(proxy, tool string) string {
+	if tool == "" || tool == "wrk" {
+		return proxy
+	}
+	return proxy + "/" + tool
+}
+
+// SplitLabel undoes Label.
+func SplitLabel(label string) (proxy, tool string) {
+	if p, t, ok := strings.Cut(label, "/"); ok {
+		return p, t
+	}
+	return label, "wrk"
 }
 
 // OK reports whether the step measured something usable.

@@ -23,3 +23,14 @@ func TestDistinct(t *testing.T) {
 		t.Errorf("pilb loops = %v, want [2 1]", loops)
 	}
 }
+
+func TestLabel(t *testing.T) {
+	for _, tc := range []struct{ proxy, tool, label string }{{"pilb", "wrk", "pilb"}, {"nginx", "hey", "nginx/hey"}} {
+		if got := Label(tc.proxy, tc.tool); got != tc.label {
+			t.Errorf("Label(%q, %q) = %q", tc.proxy, tc.tool, got)
+		}
+		if p, tool := SplitLabel(tc.label); p != tc.proxy || tool != tc.tool {
+			t.Errorf("SplitLabel(%q) = %q, %q", tc.label, p, tool)
+		}
+	}
+}

@@ -95,10 +95,7 @@ func Run(ctx context.Context, t Target, l Ladder, run *results.Run, pr *Progress
 
 // Measure runs one step.
 func Measure(ctx context.Context, t Target, tool string, size, conns int, l Ladder) results.Step {
-	st := results.Step{Proxy: t.Name, Loops: t.Loops, Conns: conns, RespBytes: size}
-	if tool == "hey" {
-		st.Proxy += "/hey"
-	}
+	st := results.Step{Proxy: results.Label(t.Name, tool), Loops: t.Loops, Conns: conns, RespBytes: size}
 	var before procstat.Sample
 	var maxRSS int64
 	var sampleErr error
