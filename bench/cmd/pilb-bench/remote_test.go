@@ -3,6 +3,8 @@ package main
 import (
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -40,5 +42,31 @@ func TestAgentMachineTimeout(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("agentMachine took %s", d)
+	}
+}
+
+// The agent keeps its process list between samples and takes it again
+// when a process of it is gone.
+func TestObservedKeepsPIDs(t *testing.T) {
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	var o observed
+	_, pids, err := o.sample("sleep")
+	if err != nil || !slices.Contains(pids, cmd.Process.Pid) {
+		t.Fatalf("sample: %v, pids %v", err, pids)
+	}
+	o.pids = []int{cmd.Process.Pid} // a list the agent would not find by itself
+	if _, pids, err = o.sample("sleep"); err != nil || !slices.Equal(pids, []int{cmd.Process.Pid}) {
+		t.Errorf("second sample took the list again: %v, %v", pids, err)
+	}
+	o.pids = []int{1 << 30} // gone
+	if _, pids, err = o.sample("sleep"); err != nil || !slices.Contains(pids, cmd.Process.Pid) {
+		t.Errorf("after a process left: %v, %v", pids, err)
+	}
+	if _, _, err := (&observed{}).sample("no-such-process-name"); err == nil {
+		t.Error("sample of a missing process succeeded")
 	}
 }

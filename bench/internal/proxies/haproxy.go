@@ -35,8 +35,9 @@ backend be
 {{- end}}
 `))
 
-// HAProxy runs haproxy (installed with apt-get) with haproxyConf.
-type HAProxy struct{ p *process }
+// HAProxy runs haproxy (installed with apt-get) with haproxyConf, in
+// the foreground (-db): one process whatever nbthread.
+type HAProxy struct{ running }
 
 var _ Proxy = (*HAProxy)(nil)
 
@@ -47,23 +48,5 @@ func (x *HAProxy) Start(ctx context.Context, cfg Config) error {
 	if err := writeTemplate(conf, haproxyConf, cfg); err != nil {
 		return err
 	}
-	p, err := startProcess("haproxy", cfg.Dir, cfg.CPUs, "haproxy", "-db", "-f", conf)
-	if err != nil {
-		return err
-	}
-	x.p = p
-	if err := p.waitReady(ctx, "http://"+cfg.Listen+"/"); err != nil {
-		_ = p.stop()
-		x.p = nil
-		return err
-	}
-	return nil
-}
-
-func (x *HAProxy) PIDs() []int { return []int{x.p.pid()} }
-
-func (x *HAProxy) Stop() error {
-	err := x.p.stop()
-	x.p = nil
-	return err
+	return x.launch(ctx, "haproxy", cfg, false, "haproxy", "-db", "-f", conf)
 }

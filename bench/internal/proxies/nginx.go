@@ -5,8 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"text/template"
-
-	"github.com/pilb-proxy/pilb/bench/internal/procstat"
 )
 
 // nginxConf makes nginx the equal of one pilb loop: worker_processes =
@@ -55,8 +53,9 @@ http {
 }
 `))
 
-// Nginx runs nginx (installed with apt-get) with nginxConf.
-type Nginx struct{ p *process }
+// Nginx runs nginx (installed with apt-get) with nginxConf: a master and
+// worker_processes workers, whose PIDs are all the proxy's.
+type Nginx struct{ running }
 
 var _ Proxy = (*Nginx)(nil)
 
@@ -67,26 +66,8 @@ func (x *Nginx) Start(ctx context.Context, cfg Config) error {
 	if err := writeTemplate(conf, nginxConf, cfg); err != nil {
 		return err
 	}
-	p, err := startProcess("nginx", cfg.Dir, cfg.CPUs, "nginx", "-c", conf, "-p", cfg.Dir, "-e", filepath.Join(cfg.Dir, "nginx-error.log"))
-	if err != nil {
-		return err
-	}
-	x.p = p
-	if err := p.waitReady(ctx, "http://"+cfg.Listen+"/"); err != nil {
-		_ = p.stop()
-		x.p = nil
-		return err
-	}
-	return nil
-}
-
-// PIDs is the master and its workers.
-func (x *Nginx) PIDs() []int { return procstat.Tree(x.p.pid()) }
-
-func (x *Nginx) Stop() error {
-	err := x.p.stop()
-	x.p = nil
-	return err
+	return x.launch(ctx, "nginx", cfg, true,
+		"nginx", "-c", conf, "-p", cfg.Dir, "-e", filepath.Join(cfg.Dir, "nginx-error.log"))
 }
 
 func writeTemplate(path string, t *template.Template, data any) error {

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/pilb-proxy/pilb/bench/internal/procstat"
 )
 
 // readyTimeout bounds how long a started process has to answer.
@@ -50,10 +52,52 @@ type Proxy interface {
 	Name() string
 	// Start starts the proxy and returns once it answers a request.
 	Start(ctx context.Context, cfg Config) error
-	// PIDs returns the processes whose CPU time is the proxy's.
+	// PIDs returns the processes whose CPU time and memory are the
+	// proxy's, as taken once when Start returned.
 	PIDs() []int
 	// Stop stops it and waits for it to exit.
 	Stop() error
+}
+
+// running is embedded by every Proxy: the process it started and the
+// PIDs whose CPU time and memory are the proxy's. It provides PIDs and
+// Stop.
+type running struct {
+	p    *process
+	pids []int
+}
+
+// launch starts argv as name, pinned to cfg.CPUs, and returns once it
+// answers on cfg.Listen; on failure it stops what it started. It takes
+// the PIDs then, once, so that sampling during a step does not walk
+// /proc: with tree, the process and its descendants (nginx's master and
+// workers, all forked before the first answer).
+func (r *running) launch(ctx context.Context, name string, cfg Config, tree bool, argv ...string) error {
+	p, err := startProcess(name, cfg.Dir, cfg.CPUs, argv...)
+	if err != nil {
+		return err
+	}
+	if err := p.waitReady(ctx, "http://"+cfg.Listen+"/"); err != nil {
+		_ = p.stop()
+		return err
+	}
+	r.p, r.pids = p, []int{p.pid()}
+	if tree {
+		r.pids = procstat.Tree(p.pid())
+	}
+	return nil
+}
+
+// PIDs returns the processes taken when the proxy became ready; nil when
+// it is not running.
+func (r *running) PIDs() []int { return r.pids }
+
+// Stop stops the proxy and waits for it to exit; it does nothing when the
+// proxy is not running.
+func (r *running) Stop() error {
+	err := r.p.stop()
+	r.p, r.pids = nil, nil
+	return err
 }
 
 // process is a child process pinned with taskset, logging to a file.
