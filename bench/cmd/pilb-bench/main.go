@@ -4,7 +4,7 @@
 //	go run ./bench/cmd/pilb-bench local   [flags]  # pilb on this host
 //	go run ./bench/cmd/pilb-bench compare [flags]  # pilb, nginx, haproxy
 //	go run ./bench/cmd/pilb-bench remote  [flags]  # proxy and load on separate hosts
-//	go run ./bench/cmd/pilb-bench agent   [flags]  # CPU/RSS sampler on the proxy host
+//	go run ./bench/cmd/pilb-bench agent   [flags]  # CPU/memory sampler on the proxy host
 //	go run ./bench/cmd/pilb-bench size    [flags]  # instance recommendation
 //	go run ./bench/cmd/pilb-bench report  [flags]  # re-render report.md from results.json
 package main
@@ -23,7 +23,7 @@ const usage = `usage: pilb-bench <subcommand> [flags]   (pilb-bench <subcommand>
   compare  the same ladder against pilb, nginx and HAProxy, with ratio tables
   remote   proxy and load generator on separate hosts: print the per-host
            commands (-print) or drive the ladder from this host
-  agent    serve the CPU time and RSS of a process (for remote)
+  agent    serve the CPU time and memory of a process (for remote)
   size     recommend instance types from a results folder and a target
   report   re-render report.md and the SVG plots of a results folder
 `

@@ -54,7 +54,7 @@ func cmdRemote(args []string) error {
 	var lf ladderFlags
 	lf.register(fs)
 	target := fs.String("target", "", "proxy `URL` on the proxy host, e.g. http://10.0.1.10:8080 (required unless -print)")
-	agent := fs.String("agent", "", "agent `URL` on the proxy host (pilb-bench agent), e.g. http://10.0.1.10:9100; empty = no CPU/RSS figures")
+	agent := fs.String("agent", "", "agent `URL` on the proxy host (pilb-bench agent), e.g. http://10.0.1.10:9100; empty = no CPU/memory figures")
 	name := fs.String("name", "pilb", "label of the proxy under test")
 	loops := fs.Int("loops", 1, "loops/workers/threads the remote proxy runs with (recorded, and used by -print)")
 	print := fs.Bool("print", false, "print the commands for each host and exit")
@@ -103,7 +103,7 @@ func cmdRemote(args []string) error {
 			run.Notes = append(run.Notes, fmt.Sprintf("proxy host: %s, %s, %d CPUs, kernel %s", m.Hostname, m.CPUModel, m.CPUs, m.Kernel))
 		}
 	} else {
-		run.Notes = append(run.Notes, "no -agent: proxy CPU per request and RSS were not measured")
+		run.Notes = append(run.Notes, "no -agent: proxy CPU per request and memory were not measured")
 	}
 	pr := &suite.Progress{W: os.Stdout, Total: len(ladder.Tools) * len(ladder.Sizes) * len(ladder.Conns)}
 	if !suite.Run(ctx, t, ladder, run, pr) {
@@ -141,7 +141,8 @@ func printHosts(w io.Writer, target, agent string, loops int, backends []string,
 // agentSample is the agent's /sample answer.
 type agentSample struct {
 	CPUSeconds float64 `json:"cpu_seconds"`
-	RSSBytes   int64   `json:"rss_bytes"`
+	MemBytes   int64   `json:"mem_bytes"`
+	MemKind    string  `json:"mem_kind"` // PSS or RSS
 	PIDs       []int   `json:"pids"`
 }
 
@@ -163,7 +164,7 @@ func agentSampler(client *http.Client, base string) func() (procstat.Sample, err
 		if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
 			return procstat.Sample{}, err
 		}
-		return procstat.Sample{At: time.Now(), CPUSeconds: a.CPUSeconds, RSSBytes: a.RSSBytes}, nil
+		return procstat.Sample{At: time.Now(), CPUSeconds: a.CPUSeconds, MemBytes: a.MemBytes, MemKind: a.MemKind}, nil
 	}
 }
 
@@ -180,7 +181,7 @@ func agentMachine(client *http.Client, base string) (procstat.Machine, error) {
 	return m, json.NewDecoder(resp.Body).Decode(&m)
 }
 
-// cmdAgent serves /sample (CPU time and RSS of every process named
+// cmdAgent serves /sample (CPU time and PSS, else RSS, of every process named
 // -process, with their children) and /machine for remote.
 func cmdAgent(args []string) error {
 	fs := newFlagSet("agent")
@@ -197,7 +198,7 @@ func cmdAgent(args []string) error {
 			http.Error(w, err.Error(), http.StatusNotFound)
 			return
 		}
-		_ = json.NewEncoder(w).Encode(agentSample{CPUSeconds: s.CPUSeconds, RSSBytes: s.RSSBytes, PIDs: pids})
+		_ = json.NewEncoder(w).Encode(agentSample{CPUSeconds: s.CPUSeconds, MemBytes: s.MemBytes, MemKind: s.MemKind, PIDs: pids})
 	})
 	mux.HandleFunc("GET /machine", func(w http.ResponseWriter, _ *http.Request) {
 		_ = json.NewEncoder(w).Encode(procstat.Describe())

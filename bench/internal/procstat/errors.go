@@ -2,6 +2,11 @@ package procstat
 
 import "errors"
 
-// ErrBadStat is returned by ParseStat, ReadStat and Read when
-// /proc/PID/stat does not have the fields of proc(5).
-var ErrBadStat = errors.New("procstat: malformed /proc/PID/stat")
+var (
+	// ErrBadStat is returned by ParseStat, ReadStat and Read when
+	// /proc/PID/stat does not have the fields of proc(5).
+	ErrBadStat = errors.New("procstat: malformed /proc/PID/stat")
+	// ErrBadRollup is returned by ParsePSS and ReadPSS when
+	// /proc/PID/smaps_rollup has no "Pss: N kB" line.
+	ErrBadRollup = errors.New("procstat: no Pss in /proc/PID/smaps_rollup")
+)

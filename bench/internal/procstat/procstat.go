@@ -23,8 +23,11 @@ type Sample struct {
 	At time.Time
 	// CPUSeconds is user plus system time since each process started.
 	CPUSeconds float64
-	// RSSBytes is the resident set size now.
-	RSSBytes int64
+	// MemBytes is the processes' memory now: summed PSS when every one
+	// has /proc/PID/smaps_rollup, else summed RSS (see MemKind).
+	MemBytes int64
+	// MemKind is MemPSS or MemRSS: which figure MemBytes is.
+	MemKind string
 }
 
 // Stat is what one /proc/PID/stat line says.
@@ -75,19 +78,66 @@ func ReadStat(pid int) (Stat, error) {
 	return ParseStat(string(b))
 }
 
-// Read samples the summed CPU time and RSS of pids.
+// Memory figures a Sample may carry.
+const (
+	// MemPSS is the proportional set size: each page shared by n
+	// processes counts 1/n to each, so summing nginx's master and workers
+	// counts shared pages once.
+	MemPSS = "PSS"
+	// MemRSS is the resident set size: pages shared by several of the
+	// summed processes are counted once per process.
+	MemRSS = "RSS"
+)
+
+// Read samples the summed CPU time and memory of pids: their PSS when
+// the kernel has smaps_rollup for all (Linux 4.14+), else their RSS.
 func Read(pids ...int) (Sample, error) {
-	s := Sample{At: time.Now()}
+	s := Sample{At: time.Now(), MemKind: MemPSS}
 	page := int64(os.Getpagesize())
+	var rss, pss int64
 	for _, pid := range pids {
 		st, err := ReadStat(pid)
 		if err != nil {
 			return s, err
 		}
 		s.CPUSeconds += float64(st.UTime+st.STime) / userHZ
-		s.RSSBytes += st.RSSPages * page
+		rss += st.RSSPages * page
+		if s.MemKind == MemPSS {
+			p, err := ReadPSS(pid)
+			if err != nil {
+				s.MemKind = MemRSS
+			}
+			pss += p
+		}
+	}
+	s.MemBytes = rss
+	if s.MemKind == MemPSS {
+		s.MemBytes = pss
 	}
 	return s, nil
+}
+
+// ReadPSS returns the Pss line of /proc/PID/smaps_rollup in bytes.
+func ReadPSS(pid int) (int64, error) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "smaps_rollup"))
+	if err != nil {
+		return 0, err
+	}
+	return ParsePSS(string(b))
+}
+
+// ParsePSS returns the "Pss:" figure of a smaps_rollup file in bytes.
+func ParsePSS(rollup string) (int64, error) {
+	for line := range strings.Lines(rollup) {
+		if rest, ok := strings.CutPrefix(line, "Pss:"); ok {
+			var kb int64
+			if _, err := fmt.Sscanf(rest, "%d kB", &kb); err != nil {
+				return 0, fmt.Errorf("%w: %q", ErrBadRollup, strings.TrimSpace(line))
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, ErrBadRollup
 }
 
 // Tree returns pid and all its descendants (nginx's master and workers,

@@ -1,6 +1,7 @@
 package procstat
 
 import (
+	"errors"
 	"os"
 	"testing"
 )
@@ -28,7 +29,7 @@ func TestReadSelf(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.RSSBytes <= 0 || s.CPUSeconds < 0 {
+	if s.MemBytes <= 0 || s.CPUSeconds < 0 || s.MemKind != MemPSS && s.MemKind != MemRSS {
 		t.Errorf("sample %+v", s)
 	}
 	if tree := Tree(os.Getppid()); len(tree) < 2 {
@@ -37,5 +38,38 @@ func TestReadSelf(t *testing.T) {
 	m := Describe()
 	if m.CPUs < 1 || m.Kernel == "" || m.GoVersion == "" {
 		t.Errorf("Describe() = %+v", m)
+	}
+}
+
+func TestParsePSS(t *testing.T) {
+	rollup := `55d0c0a4e000-7ffd6b1f5000 ---p 00000000 00:00 0                          [rollup]
+Rss:                8840 kB
+Pss:                2315 kB
+Pss_Anon:            980 kB
+Shared_Clean:       7800 kB
+`
+	if got, err := ParsePSS(rollup); err != nil || got != 2315<<10 {
+		t.Errorf("ParsePSS = %d, %v; want %d", got, err, 2315<<10)
+	}
+	for _, bad := range []string{"", "Rss: 1 kB\n", "Pss: many kB\n"} {
+		if _, err := ParsePSS(bad); !errors.Is(err, ErrBadRollup) {
+			t.Errorf("ParsePSS(%q): err = %v, want ErrBadRollup", bad, err)
+		}
+	}
+}
+
+// Read reports PSS where the kernel has smaps_rollup, and the figure is
+// then not above RSS.
+func TestReadPSS(t *testing.T) {
+	if _, err := os.Stat("/proc/self/smaps_rollup"); err != nil {
+		t.Skip("no smaps_rollup:", err)
+	}
+	s, err := Read(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := ReadStat(os.Getpid())
+	if s.MemKind != MemPSS || s.MemBytes <= 0 || s.MemBytes > 2*st.RSSPages*int64(os.Getpagesize()) {
+		t.Errorf("sample %+v, RSS %d pages", s, st.RSSPages)
 	}
 }

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pilb-proxy/pilb/bench/internal/procstat"
 	"github.com/pilb-proxy/pilb/bench/internal/results"
 )
 
@@ -45,17 +47,21 @@ func Write(dir string, run *results.Run) ([]string, error) {
 		fmt.Fprintf(&md, "> %s\n\n", n)
 	}
 
+	if kinds := memKinds(run); len(kinds) > 0 {
+		fmt.Fprintf(&md, "Memory (mem MiB) is the proxy's largest %s during a step.\n\n", strings.Join(kinds, " or "))
+	}
+
 	proxies := run.Proxies()
 	md.WriteString("## Peak throughput\n\n")
 	md.WriteString("Where each proxy saturates: the step with the most requests/s for each response size, " +
 		"among steps without errors or non-2xx responses.\n\n")
-	md.WriteString("| proxy | loops | response | peak req/s | at conns | p99 ms | CPU µs/req | proxy cores | RSS MiB |\n|---|---|---|---|---|---|---|---|---|\n")
+	md.WriteString("| proxy | loops | response | peak req/s | at conns | p99 ms | CPU µs/req | proxy cores | mem MiB |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, size := range run.Sizes() {
 		for _, px := range proxies {
 			for _, loops := range loopsOf(run, px) {
 				if best, ok := peak(run, px, loops, size); ok {
 					fmt.Fprintf(&md, "| %s | %d | %s | %.0f | %d | %.2f | %.1f | %.2f | %.1f |\n", px, loops, sizeName(size),
-						best.Load.RPS, best.Conns, best.Load.Latency.P99, best.CPUPerRequestUS, best.ProxyCores, mib(best.ProxyRSSBytes))
+						best.Load.RPS, best.Conns, best.Load.Latency.P99, best.CPUPerRequestUS, best.ProxyCores, mib(best.ProxyMemBytes))
 				}
 			}
 		}
@@ -127,7 +133,7 @@ func Write(dir string, run *results.Run) ([]string, error) {
 			}
 		}
 		md.WriteString("Rows marked ✗ had errors or non-2xx responses: they are left out of the peak and ratio tables.\n\n")
-		md.WriteString("| proxy | loops | conns | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | errors | non-2xx | CPU µs/req | cores | RSS MiB | MB/s |\n")
+		md.WriteString("| proxy | loops | conns | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | errors | non-2xx | CPU µs/req | cores | mem MiB | MB/s |\n")
 		md.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, s := range run.Steps {
 			if s.RespBytes != size {
@@ -148,7 +154,7 @@ func Write(dir string, run *results.Run) ([]string, error) {
 			}
 			fmt.Fprintf(&md, "| %s | %d | %d | %.0f | %.3f | %.3f | %.3f | %s | %d | %d | %.1f | %.2f | %.1f | %.1f |\n",
 				name, s.Loops, s.Conns, l.RPS, l.Latency.P50, l.Latency.P90, l.Latency.P99, p999,
-				l.Errors, l.Non2xx, s.CPUPerRequestUS, s.ProxyCores, mib(s.ProxyRSSBytes), l.BytesPerSec/1e6)
+				l.Errors, l.Non2xx, s.CPUPerRequestUS, s.ProxyCores, mib(s.ProxyMemBytes), l.BytesPerSec/1e6)
 		}
 		md.WriteString("\n")
 	}
@@ -293,6 +299,24 @@ func sortedKeys(m map[string]string) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// memKinds returns how the memory figures of run were measured, each
+// explained: PSS counts pages shared by a proxy's processes once, RSS
+// once per process (older results carry no kind: RSS).
+func memKinds(run *results.Run) []string {
+	kinds := results.Distinct(run.Steps, func(s results.Step) (string, bool) {
+		return cmp.Or(s.ProxyMemKind, procstat.MemRSS), s.ProxyMemBytes > 0
+	})
+	for i, k := range kinds {
+		switch k {
+		case procstat.MemPSS:
+			kinds[i] = "PSS (/proc/PID/smaps_rollup, summed over its processes: pages they share count once)"
+		case procstat.MemRSS:
+			kinds[i] = "RSS (/proc/PID/stat, summed over its processes: pages shared by nginx's master and workers count in each)"
+		}
+	}
+	return kinds
 }
 
 // allZero reports whether f is zero for every step.

@@ -98,3 +98,19 @@ func TestRatiosPerTool(t *testing.T) {
 		t.Errorf("ratio tables mix tools:\n%s", md)
 	}
 }
+
+// The report says which memory figure it shows.
+func TestReportNamesMemoryKind(t *testing.T) {
+	for kind, want := range map[string]string{"PSS": "largest PSS (", "": "largest RSS ("} {
+		run := &results.Run{Steps: []results.Step{{Proxy: "nginx", Loops: 1, Conns: 1, ProxyMemBytes: 3 << 20, ProxyMemKind: kind,
+			Load: load.Result{Requests: 10, RPS: 10}}}}
+		dir := t.TempDir()
+		if _, err := Write(dir, run); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(filepath.Join(dir, ReportName))
+		if !strings.Contains(string(b), want) || !strings.Contains(string(b), "| 3.0 |") {
+			t.Errorf("kind %q: report lacks %q:\n%s", kind, want, b)
+		}
+	}
+}

@@ -49,8 +49,13 @@ type Step struct {
 	// ProxyCores is ProxyCPUSeconds over the step's wall time: how many
 	// cores the proxy kept busy.
 	ProxyCores float64 `json:"proxy_cores"`
-	// ProxyRSSBytes is the largest RSS sampled during the step.
-	ProxyRSSBytes int64 `json:"proxy_rss_bytes"`
+	// ProxyMemBytes is the largest memory figure sampled during the
+	// step, of kind ProxyMemKind. Its JSON name is from when only RSS was
+	// recorded, so that older results.json files still load.
+	ProxyMemBytes int64 `json:"proxy_rss_bytes"`
+	// ProxyMemKind is "PSS" or "RSS" (procstat.MemPSS, MemRSS); empty in
+	// older results, which recorded RSS.
+	ProxyMemKind string `json:"proxy_mem_kind,omitempty"`
 	// Err is set when the step failed; the other fields are then partial.
 	Err string `json:"error,omitempty"`
 }

@@ -17,8 +17,8 @@ import (
 	"github.com/pilb-proxy/pilb/bench/internal/results"
 )
 
-// rssInterval is how often RSS is sampled during a step.
-const rssInterval = 200 * time.Millisecond
+// memInterval is how often memory is sampled during a step.
+const memInterval = 200 * time.Millisecond
 
 // stepSlack is what a step takes beyond its load duration: starting the
 // load generator, its summary and exit, and the proxy samples. A step is
@@ -33,7 +33,7 @@ type Target struct {
 	Loops int
 	// BaseURL is "http://host:port"; the step's path is appended.
 	BaseURL string
-	// Sample reads the proxy's cumulative CPU time and RSS; nil when the
+	// Sample reads the proxy's cumulative CPU time and memory; nil when the
 	// proxy cannot be observed (remote without an agent).
 	Sample func() (procstat.Sample, error)
 }
@@ -97,7 +97,7 @@ func Run(ctx context.Context, t Target, l Ladder, run *results.Run, pr *Progress
 func Measure(ctx context.Context, t Target, tool string, size, conns int, l Ladder) results.Step {
 	st := results.Step{Proxy: results.Label(t.Name, tool), Loops: t.Loops, Conns: conns, RespBytes: size}
 	var before procstat.Sample
-	var maxRSS int64
+	var maxMem int64
 	var sampleErr error
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -106,7 +106,7 @@ func Measure(ctx context.Context, t Target, tool string, size, conns int, l Ladd
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			tick := time.NewTicker(rssInterval)
+			tick := time.NewTicker(memInterval)
 			defer tick.Stop()
 			for {
 				select {
@@ -114,7 +114,7 @@ func Measure(ctx context.Context, t Target, tool string, size, conns int, l Ladd
 					return
 				case <-tick.C:
 					if s, err := t.Sample(); err == nil {
-						maxRSS = max(maxRSS, s.RSSBytes)
+						maxMem = max(maxMem, s.MemBytes)
 					}
 				}
 			}
@@ -141,7 +141,8 @@ func Measure(ctx context.Context, t Target, tool string, size, conns int, l Ladd
 		if res.Requests > 0 {
 			st.CPUPerRequestUS = st.ProxyCPUSeconds / float64(res.Requests) * 1e6
 		}
-		st.ProxyRSSBytes = max(maxRSS, after.RSSBytes)
+		st.ProxyMemBytes = max(maxMem, after.MemBytes)
+		st.ProxyMemKind = after.MemKind
 	}
 	return st
 }
