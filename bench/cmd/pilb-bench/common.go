@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -175,16 +174,18 @@ func raiseNOFILE() {
 	}
 }
 
-// cpuPlan pins the proxy to the first loops CPUs and the load generator
-// and backends to the rest, when there are enough; it returns "" lists
-// (no pinning) and a note otherwise.
-func cpuPlan(loops int, proxyFlag, loadFlag string) (proxy, rest, note string) {
-	n := runtime.NumCPU()
+// cpuPlan places a proxy of loops loops on n CPUs: the first loops CPUs
+// are its own and the rest the load side's (load generator and backends)
+// when at least one CPU remains. Otherwise nothing is pinned, and note
+// says the proxy shares its CPUs with the load side. -proxy-cpus and
+// -load-cpus other than auto are used as given, for every loop count.
+func cpuPlan(n, loops int, proxyFlag, loadFlag string) (proxy, rest, note string) {
 	if proxyFlag != "auto" || loadFlag != "auto" {
 		return strings.TrimPrefix(proxyFlag, "auto"), strings.TrimPrefix(loadFlag, "auto"), ""
 	}
-	if n < loops+1 {
-		return "", "", fmt.Sprintf("only %d CPUs for %d proxy loops plus load: nothing is pinned, results are indicative only", n, loops)
+	if loops > n-1 {
+		return "", "", fmt.Sprintf("%d CPUs for %d proxy loops plus the load side: nothing is pinned at ×%d, so the proxy "+
+			"shares its CPUs with wrk and the backends and its figures there include their contention (indicative only)", n, loops, loops)
 	}
 	proxy = cpuRange(0, loops-1)
 	rest = cpuRange(loops, n-1)

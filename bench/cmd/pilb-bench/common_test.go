@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"strings"
 	"testing"
 	"time"
 )
@@ -38,6 +39,27 @@ func TestSizeRejectsBadHeadroom(t *testing.T) {
 	for _, h := range []string{"1", "-0.1", "1.5"} {
 		if err := cmdSize([]string{"-per-core", "1000", "-headroom", h}); !errors.Is(err, errUsage) {
 			t.Errorf("-headroom %s: err = %v, want a usage error", h, err)
+		}
+	}
+}
+
+func TestCPUPlan(t *testing.T) {
+	for _, tc := range []struct {
+		n, loops            int
+		proxyFlag, loadFlag string
+		proxy, rest, note   string // note: a substring, "" for none
+	}{
+		{2, 1, "auto", "auto", "0", "1", "indicative only"},
+		{2, 2, "auto", "auto", "", "", "shares its CPUs with wrk and the backends"},
+		{8, 1, "auto", "auto", "0", "1-7", ""},
+		{8, 4, "auto", "auto", "0-3", "4-7", ""},
+		{8, 8, "auto", "auto", "", "", "shares"},
+		{8, 4, "2", "3", "2", "3", ""},
+	} {
+		p, r, note := cpuPlan(tc.n, tc.loops, tc.proxyFlag, tc.loadFlag)
+		if p != tc.proxy || r != tc.rest || (tc.note == "") != (note == "") || !strings.Contains(note, tc.note) {
+			t.Errorf("cpuPlan(%d, %d, %q, %q) = %q, %q, %q; want %q, %q, a note with %q",
+				tc.n, tc.loops, tc.proxyFlag, tc.loadFlag, p, r, note, tc.proxy, tc.rest, tc.note)
 		}
 	}
 }

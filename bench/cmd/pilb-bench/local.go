@@ -6,6 +6,8 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -49,17 +51,28 @@ func cmdLadder(kind string, args []string) error {
 			return fmt.Errorf("%w: -proxies: unknown proxy %q", errUsage, n)
 		}
 	}
-	maxLoops := 1
+	// Pinning is planned per loop count: -loops 1,2 on 2 CPUs still pins
+	// the one-loop runs. The backends run throughout, on the CPUs the
+	// largest loop count that can be pinned leaves to the load side.
+	ncpu := runtime.NumCPU()
+	var notes, layouts []string
+	backendCPUs, fit := "", 0
 	for _, l := range loops {
 		if l < 1 {
 			return fmt.Errorf("%w: -loops must be ≥ 1", errUsage)
 		}
-		maxLoops = max(maxLoops, l)
+		p, r, note := cpuPlan(ncpu, l, *proxyCPUs, *loadCPUs)
+		if note != "" && !slices.Contains(notes, note) {
+			notes = append(notes, note)
+		}
+		layouts = append(layouts, fmt.Sprintf("×%d: proxy on CPUs [%s], load generator on CPUs [%s]", l, orAll(p), orAll(r)))
+		if r != "" && l > fit {
+			backendCPUs, fit = r, l
+		}
 	}
 	started := time.Now()
 	deadline := started.Add(lf.maxTime)
-	pcpus, rcpus, note := cpuPlan(maxLoops, *proxyCPUs, *loadCPUs)
-	ladder, err := lf.ladder(deadline, rcpus)
+	ladder, err := lf.ladder(deadline, "")
 	if err != nil {
 		return err
 	}
@@ -102,22 +115,20 @@ func cmdLadder(kind string, args []string) error {
 	run := &results.Run{Kind: kind, Started: started, Args: append([]string{"pilb-bench"}, os.Args[1:]...), Flags: flagValues(fs),
 		Machine: procstat.Describe("wrk", "hey", "nginx", "haproxy")}
 	run.Machine.Tools["pilb"] = "this tree"
-	run.Layout = fmt.Sprintf("proxy on CPUs [%s], load generator and %d backends (%d loop each) on CPUs [%s]; loopback",
-		orAll(pcpus), *nBackends, *backendLoops, orAll(rcpus))
-	if note != "" {
-		run.Notes = append(run.Notes, note)
-	}
+	run.Layout = fmt.Sprintf("%s; %d backends (%d loop each) on CPUs [%s]; loopback",
+		strings.Join(layouts, "; "), *nBackends, *backendLoops, orAll(backendCPUs))
+	run.Notes = append(run.Notes, notes...)
 	if busy := busyNote(); busy != "" {
 		run.Notes = append(run.Notes, busy)
 		fmt.Println("warning:", busy)
 	}
 	raiseNOFILE()
 	fmt.Println(run.Layout)
-	if note != "" {
+	for _, note := range notes {
 		fmt.Println("note:", note)
 	}
 
-	backends, err := proxies.StartBackends(ctx, backendBin, work, rcpus, *nBackends, *backendLoops)
+	backends, err := proxies.StartBackends(ctx, backendBin, work, backendCPUs, *nBackends, *backendLoops)
 	if err != nil {
 		return err
 	}
@@ -131,6 +142,7 @@ func cmdLadder(kind string, args []string) error {
 			if err != nil {
 				return err
 			}
+			pcpus, rcpus, _ := cpuPlan(ncpu, l, *proxyCPUs, *loadCPUs)
 			var px proxies.Proxy
 			switch name {
 			case "pilb":
@@ -152,7 +164,9 @@ func cmdLadder(kind string, args []string) error {
 			}
 			t := suite.Target{Name: name, Loops: l, BaseURL: "http://" + listenAddr,
 				Sample: func() (procstat.Sample, error) { return procstat.Read(px.PIDs()...) }}
-			ok := suite.Run(ctx, t, ladder, run, pr)
+			lad := ladder
+			lad.CPUs = rcpus
+			ok := suite.Run(ctx, t, lad, run, pr)
 			_ = px.Stop()
 			if !ok {
 				complete = false

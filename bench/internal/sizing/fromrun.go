@@ -16,7 +16,9 @@ const saturated = 0.9
 // best requests/s of one loop that met the p99 goal without errors, at the
 // smallest measured response size not below the target's (the largest
 // size when all are below). Scaling efficiency comes from the run's
-// largest loop count when it has more than one, else defaultEff.
+// largest loop count N when it has more than one: CPU per request at one
+// loop over that at N when both were measured, else requests/s at N over
+// N × requests/s at one; defaultEff when there is no such step.
 func CapacityFromRun(run *results.Run, proxy string, t Target, defaultEff float64) (Capacity, error) {
 	sizes := results.Distinct(run.Steps, func(s results.Step) (int, bool) { return s.RespBytes, s.Proxy == proxy })
 	if len(sizes) == 0 {
@@ -50,8 +52,17 @@ func CapacityFromRun(run *results.Run, proxy string, t Target, defaultEff float6
 		}
 	}
 	if n, ok := bestMeeting(run, proxy, maxLoops, size, t.P99MS); ok && maxLoops > 1 {
-		c.ScalingEff = min(n.Load.RPS/(float64(maxLoops)*best.Load.RPS), 1)
-		c.Source += fmt.Sprintf("; scaling efficiency %.2f measured at %d loops", c.ScalingEff, maxLoops)
+		if best.CPUPerRequestUS > 0 && n.CPUPerRequestUS > 0 {
+			// CPU per request grows as scaling loses efficiency, whatever
+			// limited the step's throughput; requests/s alone would read a
+			// load generator that saturated first as ≈ 1/N.
+			c.ScalingEff = min(best.CPUPerRequestUS/n.CPUPerRequestUS, 1)
+			c.Source += fmt.Sprintf("; scaling efficiency %.2f from CPU per request at 1 and %d loops (%.1f and %.1f µs)",
+				c.ScalingEff, maxLoops, best.CPUPerRequestUS, n.CPUPerRequestUS)
+		} else {
+			c.ScalingEff = min(n.Load.RPS/(float64(maxLoops)*best.Load.RPS), 1)
+			c.Source += fmt.Sprintf("; scaling efficiency %.2f from req/s at %d loops (no CPU figures)", c.ScalingEff, maxLoops)
+		}
 	} else {
 		c.Source += fmt.Sprintf("; scaling efficiency %.2f assumed", c.ScalingEff)
 	}

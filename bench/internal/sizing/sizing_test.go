@@ -123,3 +123,31 @@ func TestCapacityFromRun(t *testing.T) {
 		t.Errorf("err = %v, want ErrNoCapacity", err)
 	}
 }
+
+// When the load generator limits the steps, requests/s barely grows with
+// loops; CPU per request still shows what scaling costs.
+func TestCapacityFromRunScalingFromCPU(t *testing.T) {
+	step := func(loops int, rps, cpuUS float64) results.Step {
+		return results.Step{Proxy: "pilb", Loops: loops, Conns: 64, CPUPerRequestUS: cpuUS,
+			ProxyCores: rps * cpuUS / 1e6, Load: load.Result{Requests: 1000, RPS: rps, Latency: load.Latency{P99: 1}}}
+	}
+	// wrk-bound: 50k req/s at 1 and at 2 loops; 10 µs vs 12.5 µs per request.
+	run := &results.Run{Steps: []results.Step{step(1, 50000, 10), step(2, 51000, 12.5)}}
+	c, err := CapacityFromRun(run, "pilb", Target{RPS: 1, P99MS: 5}, DefaultScalingEff)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(c.ScalingEff-0.8) > 1e-9 || !strings.Contains(c.Source, "from CPU per request") {
+		t.Errorf("capacity %+v, want efficiency 0.8 from CPU per request (req/s would give 0.51)", c)
+	}
+	// Cheaper per request at 2 loops is capped at 1.
+	run.Steps[1].CPUPerRequestUS = 9
+	if c, _ = CapacityFromRun(run, "pilb", Target{RPS: 1, P99MS: 5}, DefaultScalingEff); c.ScalingEff != 1 {
+		t.Errorf("efficiency %v, want 1", c.ScalingEff)
+	}
+	// Without CPU figures (remote without an agent) requests/s decides.
+	run.Steps[0].CPUPerRequestUS, run.Steps[1].CPUPerRequestUS = 0, 0
+	if c, _ = CapacityFromRun(run, "pilb", Target{RPS: 1, P99MS: 5}, DefaultScalingEff); math.Abs(c.ScalingEff-0.51) > 1e-9 {
+		t.Errorf("efficiency %v, want 0.51", c.ScalingEff)
+	}
+}
