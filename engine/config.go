@@ -23,6 +23,7 @@ const (
 	DefaultHighWater          = 256 << 10
 	DefaultMaxIdlePerBackend  = 256
 	DefaultLingerTimeout      = 2 * time.Second
+	DefaultTunnelTimeout      = time.Hour
 )
 
 // Config is everything the engine needs; cmd/pilb fills it from flags.
@@ -69,6 +70,10 @@ type Config struct {
 	// BackendIdleTimeout is how long an unused pooled backend connection is
 	// kept; set it below the backends' own keep-alive timeout.
 	BackendIdleTimeout time.Duration
+	// TunnelTimeout closes a tunnel (a connection upgraded by a 101, such
+	// as a WebSocket) that carried no byte either way for this long
+	// (HAProxy's timeout tunnel). WebSocket pings keep a live one open.
+	TunnelTimeout time.Duration
 	// LingerTimeout bounds the lingering close: after PILB's last response
 	// on a connection it stops sending and discards what the client still
 	// sends for at most this long, so that the client reads the response
@@ -118,6 +123,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"idle timeout", &c.IdleTimeout, DefaultIdleTimeout},
 		{"backend idle timeout", &c.BackendIdleTimeout, DefaultBackendIdleTimeout},
 		{"linger timeout", &c.LingerTimeout, DefaultLingerTimeout},
+		{"tunnel timeout", &c.TunnelTimeout, DefaultTunnelTimeout},
 	} {
 		if *d.v < 0 {
 			return c, fmt.Errorf("%w: %s %v is negative", ErrConfig, d.name, *d.v)

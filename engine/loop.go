@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"net"
 	"slices"
 	"sync/atomic"
@@ -133,6 +134,10 @@ func (l *loop) checkTimeouts() {
 		case csExchange:
 			if !cl.reqDone && !cl.paused && cl.c != nil {
 				l.failExchange(cl, 408, ErrBodyTimeout, fromClient)
+			}
+		case csTunnel:
+			if !cl.paused { // a paused side waits on its peer, not idle
+				l.abortClient(cl)
 			}
 		case csClosing, csLinger:
 			l.abortClient(cl)
@@ -369,7 +374,11 @@ func (l *loop) dialFailed(be *backendConn, err error) {
 	l.dialing[be.b]--
 	l.removeBackend(be)
 	be.b.ConnClosed()
-	if d := be.b.ReportFailure(l.now); d > 0 {
+	if localExhaustion(err) {
+		// Out of descriptors or memory here: not the backend's fault,
+		// and ejecting it would only spread the failure.
+		l.srv.log.Warn("backend connect failed for lack of local resources", "backend", be.b.ID, "err", err)
+	} else if d := be.b.ReportFailure(l.now); d > 0 {
 		l.srv.log.Warn("backend connect failed, ejected", "backend", be.b.ID, "addr", be.b.Addr, "for", d, "err", err)
 	}
 	be.state = bsClosed
@@ -413,4 +422,11 @@ func (l *loop) closePaused(be *backendConn) {
 	be.state = bsClosed
 	l.removeBackend(be)
 	be.b.ConnClosed()
+}
+
+// localExhaustion reports whether err is this process or host running out
+// of descriptors, ports or memory, rather than the peer failing.
+func localExhaustion(err error) bool {
+	return errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) ||
+		errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.ENOMEM) || errors.Is(err, unix.EADDRNOTAVAIL)
 }

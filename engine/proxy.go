@@ -98,6 +98,7 @@ func (l *loop) onClientTraffic(cl *clientConn) gnet.Action {
 				return gnet.None
 			}
 			cl.consume(len(buf))
+			cl.deadline = l.now + int64(l.cfg.TunnelTimeout)
 			if ok && be.output() > l.cfg.HighWater && l.pauseClient(cl) {
 				return gnet.Close
 			}
@@ -364,6 +365,7 @@ func (l *loop) onBackendTraffic(be *backendConn) gnet.Action {
 				return gnet.None
 			}
 			discard(be.c, -1)
+			cl.deadline = l.now + int64(l.cfg.TunnelTimeout)
 			return l.afterResponseWrite(be, cl)
 
 		default:
@@ -415,7 +417,7 @@ func (l *loop) startResponse(be *backendConn, cl *clientConn, buf []byte, n int)
 		be.state = bsTunnel
 		cl.state = csTunnel
 		be.deadline = 0
-		cl.deadline = 0
+		cl.deadline = l.now + int64(l.cfg.TunnelTimeout)
 		rest := buf[n:]
 		if len(rest) <= inlineBody {
 			l.buf = append(l.buf, rest...)

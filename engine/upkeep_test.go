@@ -113,3 +113,34 @@ func TestDefaultMaxClientConns(t *testing.T) {
 		t.Fatalf("default %d", n)
 	}
 }
+
+// TestTunnelTimeout: a tunnel that carries nothing either way for
+// TunnelTimeout is closed; one that carries bytes stays open.
+func TestTunnelTimeout(t *testing.T) {
+	t.Parallel()
+	be := startScripted(t, func(c *bconn) {
+		if _, err := c.readRequest(); err != nil {
+			return
+		}
+		if c.write("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n") != nil {
+			return
+		}
+		_, _ = io.Copy(c.Conn, c.br) // echo until closed
+	})
+	cfg := e2eConfig()
+	cfg.Backends = setOf(t, be.Addr())
+	cfg.TunnelTimeout = 400 * time.Millisecond
+	s := startProxy(t, cfg)
+	c := dialRaw(t, s.Addr())
+	c.send("GET /t HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n")
+	expectStatus(t, c.resp("GET"), 101)
+	for i := range 4 { // busy for longer than the timeout
+		time.Sleep(150 * time.Millisecond)
+		c.send("ping")
+		buf := make([]byte, 4)
+		if _, err := io.ReadFull(c.r, buf); err != nil || string(buf) != "ping" {
+			t.Fatalf("echo %d: %q, %v", i, buf, err)
+		}
+	}
+	c.expectEOF() // then idle: closed
+}

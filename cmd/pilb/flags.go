@@ -36,6 +36,7 @@ type options struct {
 	idleTimeout        time.Duration
 	backendIdleTimeout time.Duration
 	drainTimeout       time.Duration
+	tunnelTimeout      time.Duration
 	healthInterval     time.Duration
 	healthPath         string
 	maxHeaderBytes     int
@@ -66,6 +67,7 @@ func parseFlags(args []string, help io.Writer) (options, error) {
 	fs.DurationVar(&o.backendTimeout, "backend-timeout", engine.DefaultBackendTimeout, "`time` a backend has to start its response once it has the request (then 504)")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", engine.DefaultIdleTimeout, "`time` a client may stay silent between requests or inside a body, or leave a response unread")
 	fs.DurationVar(&o.backendIdleTimeout, "backend-idle-timeout", engine.DefaultBackendIdleTimeout, "`time` an idle pooled backend connection is kept (keep it below the backends' keep-alive timeout)")
+	fs.DurationVar(&o.tunnelTimeout, "tunnel-timeout", engine.DefaultTunnelTimeout, "`time` an upgraded connection (WebSocket) may carry nothing either way")
 	fs.DurationVar(&o.drainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM/SIGINT, the longest `time` to let requests in flight finish")
 	fs.DurationVar(&o.healthInterval, "health-interval", 2*time.Second, "active health check `interval`; 0 disables the checks")
 	fs.StringVar(&o.healthPath, "health-path", "", "HTTP `path` to GET for health checks (2xx/3xx is up); empty checks with a TCP connect")
@@ -122,6 +124,7 @@ func parseFlags(args []string, help io.Writer) (options, error) {
 		"connect-timeout": o.connectTimeout, "header-timeout": o.headerTimeout,
 		"backend-timeout": o.backendTimeout, "idle-timeout": o.idleTimeout,
 		"backend-idle-timeout": o.backendIdleTimeout, "drain-timeout": o.drainTimeout,
+		"tunnel-timeout": o.tunnelTimeout,
 	} {
 		if v <= 0 {
 			return o, fmt.Errorf("-%s %v: must be positive", name, v)
@@ -192,6 +195,7 @@ func (o options) engineConfig(set *pool.Set, log *slog.Logger) engine.Config {
 		BackendTimeout:     o.backendTimeout,
 		IdleTimeout:        o.idleTimeout,
 		BackendIdleTimeout: o.backendIdleTimeout,
+		TunnelTimeout:      o.tunnelTimeout,
 		MaxHeaderBytes:     o.maxHeaderBytes,
 		MaxClientConns:     o.maxConns,
 		HighWater:          o.highWater,
