@@ -21,9 +21,14 @@ const (
 	DefaultIdleTimeout        = 60 * time.Second
 	DefaultBackendIdleTimeout = 15 * time.Second
 	DefaultHighWater          = 256 << 10
-	DefaultMaxIdlePerBackend  = 256
-	DefaultLingerTimeout      = 2 * time.Second
-	DefaultTunnelTimeout      = time.Hour
+	// DefaultMaxIdlePerBackend is high on purpose: past it a connection
+	// freed by a finished response is closed, and under more concurrent
+	// requests than that the loop closes and re-dials connections all the
+	// time (at 1024 clients and a cap of 256, 24 µs of CPU per request
+	// instead of 12). Idle connections still go after BackendIdleTimeout.
+	DefaultMaxIdlePerBackend = 4096
+	DefaultLingerTimeout     = 2 * time.Second
+	DefaultTunnelTimeout     = time.Hour
 )
 
 // Config is everything the engine needs; cmd/pilb fills it from flags.
