@@ -31,7 +31,9 @@ import (
 // A connection is only detached with no output of its own pending (gnet's
 // close could cut it short) and with all its input consumed or stashed, so
 // no byte is lost. A pause costs a dozen syscalls; it happens once per
-// HighWater of data held back, and never on the fast path.
+// HighWater of data held back, and never on the fast path. A client that
+// reads none of its waiting output for IdleTimeout is cut off
+// (drainStalled), so a pause never lasts for ever.
 
 // detaching reports, from OnClose, that the close is a pause, and drops
 // the dead gnet connection.
