@@ -162,7 +162,7 @@ func (l *loop) backendGone(cl *clientConn, be *backendConn, prev backendState, e
 	switch {
 	case prev == bsTunnel:
 		l.closeClient(cl)
-	case prev == bsBody && be.respBody == httpparse.BodyUntilClose && isEOF(err):
+	case prev == bsBody && be.respBody.kind == httpparse.BodyUntilClose && isEOF(err):
 		// The close is the end of this body (RFC 9112 §6.3 rule 8).
 		be.b.ReportSuccess(l.now)
 		l.closeClient(cl)

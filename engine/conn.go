@@ -4,7 +4,6 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"github.com/valyala/bytebufferpool"
 
-	"github.com/pilb-proxy/pilb/httpparse"
 	"github.com/pilb-proxy/pilb/pool"
 )
 
@@ -44,11 +43,9 @@ type clientConn struct {
 	be          *backendConn
 	out         *bytebufferpool.ByteBuffer // upstream request head (and body, when retained); nil outside an exchange
 	retained    bool                       // out holds the whole request, so it can be sent again
-	reqBody     httpparse.BodyKind
-	reqLeft     int64 // BodyLength bytes still to forward
-	reqChunk    httpparse.ChunkedScanner
-	reqDone     bool // the whole request has been handed to the backend conn
-	minor       int  // the client's HTTP minor version
+	reqBody     msgBody                    // what is still to come of the request body
+	reqDone     bool                       // the whole request has been handed to the backend conn
+	minor       int                        // the client's HTTP minor version
 	isHEAD      bool
 	idempot     bool // method is idempotent (RFC 9110 §9.2.2): safe to retry
 	keepAlive   bool // the client may send another request after this exchange
@@ -100,11 +97,9 @@ type backendConn struct {
 	scanned  int         // httpparse resume offset of a partial response head
 	deadline int64       // response head or body inactivity deadline; 0 none
 
-	respBody      httpparse.BodyKind
-	respLeft      int64
+	respBody      msgBody // what is still to come of the response body
 	respKeepAlive bool
 	dechunk       bool
-	chunk         httpparse.ChunkedScanner
 
 	abandoned bool // the client left while dialing or resuming: close on open
 

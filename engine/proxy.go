@@ -128,9 +128,7 @@ func (l *loop) startExchange(cl *clientConn, buf []byte, n int) {
 	cl.idempot = idempotent(r.Method)
 	cl.keepAlive = r.KeepAlive && !l.srv.draining.Load()
 	cl.upgrade = r.Upgrade
-	cl.reqBody = r.Body
-	cl.reqLeft = r.ContentLength
-	cl.reqChunk.Reset()
+	cl.reqBody.reset(r.Body, r.ContentLength)
 	cl.closeAfter = false
 	cl.respStarted = false
 	cl.deadline = 0
@@ -141,19 +139,18 @@ func (l *loop) startExchange(cl *clientConn, buf []byte, n int) {
 	cl.out.B = appendRequestHead(cl.out.B[:0], r, cl.ip, l.cfg.Proto)
 
 	consumed := n
-	cl.reqDone = r.Body == httpparse.BodyNone || r.Body == httpparse.BodyLength && r.ContentLength == 0
+	cl.reqDone = cl.reqBody.empty()
 	if rest := buf[n:]; !cl.reqDone && len(rest) > 0 {
-		k, done, err := cl.bodyPrefix(rest)
+		// The body bytes already here go up with the head, up to
+		// maxRetainedBody; the rest streams from onClientTraffic.
+		k, done, err := cl.reqBody.take(rest[:min(len(rest), maxRetainedBody)])
 		if err != nil {
 			l.rejectRequest(cl, httpparse.Status(err), err)
 			return
 		}
-		if k <= maxRetainedBody {
-			cl.out.B = append(cl.out.B, rest[:k]...)
-			consumed += k
-			cl.reqDone = done
-			cl.advanceBody(k)
-		}
+		cl.out.B = append(cl.out.B, rest[:k]...)
+		consumed += k
+		cl.reqDone = done
 	}
 	cl.retained = cl.reqDone
 	cl.consume(consumed)
@@ -174,31 +171,6 @@ func (cl *clientConn) releaseOut() {
 		cl.out = nil
 	}
 	cl.retained = false
-}
-
-// bodyPrefix reports how many bytes of p belong to the request body and
-// whether they end it, without consuming anything (a copy of the chunked
-// scanner does the looking).
-func (cl *clientConn) bodyPrefix(p []byte) (n int, done bool, err error) {
-	switch cl.reqBody {
-	case httpparse.BodyLength:
-		n = int(min(int64(len(p)), cl.reqLeft))
-		return n, int64(n) == cl.reqLeft, nil
-	case httpparse.BodyChunked:
-		s := cl.reqChunk
-		return s.Scan(p)
-	}
-	return 0, true, nil
-}
-
-// advanceBody records that the next n body bytes were handed upstream.
-func (cl *clientConn) advanceBody(n int) {
-	switch cl.reqBody {
-	case httpparse.BodyLength:
-		cl.reqLeft -= int64(n)
-	case httpparse.BodyChunked:
-		_, _, _ = cl.reqChunk.Scan(cl.out.B[len(cl.out.B)-n:])
-	}
 }
 
 // dispatch sends req (the request so far: cl.out, or what a failed dial
@@ -249,22 +221,17 @@ func (l *loop) armDeadlines(cl *clientConn, be *backendConn) {
 // backend and consumes them. It returns false when the exchange ended or
 // changed under it (a failed write, a bad chunk).
 func (l *loop) forwardRequestBody(cl *clientConn, buf []byte) bool {
-	k, done, err := cl.bodyPrefix(buf)
-	if err != nil {
-		l.failExchange(cl, httpparse.Status(err), err, fromClient)
-		return false
-	}
 	be := cl.be
 	if be == nil {
 		return false
 	}
-	if !l.writeBackend(be, buf[:k]) || cl.be != be || cl.c == nil {
+	k, done, err := cl.reqBody.take(buf)
+	if err != nil {
+		l.failExchange(cl, httpparse.Status(err), err, fromClient)
 		return false
 	}
-	if cl.reqBody == httpparse.BodyChunked {
-		_, _, _ = cl.reqChunk.Scan(buf[:k])
-	} else {
-		cl.reqLeft -= int64(k)
+	if !l.writeBackend(be, buf[:k]) || cl.be != be || cl.c == nil {
+		return false
 	}
 	cl.consume(k)
 	cl.reqDone = done
@@ -405,11 +372,9 @@ func (l *loop) startResponse(be *backendConn, cl *clientConn, buf []byte, n int)
 	f.keepAlive10 = cl.minor == 0 && !f.closeClient && !f.upgrade
 	cl.closeAfter = f.closeClient
 
-	be.respBody = r.Body
-	be.respLeft = r.ContentLength
+	be.respBody.reset(r.Body, r.ContentLength)
 	be.respKeepAlive = r.KeepAlive
 	be.dechunk = f.dechunk
-	be.chunk.Reset()
 
 	l.buf = appendResponseHead(l.buf[:0], r, f)
 	if f.upgrade {
@@ -434,7 +399,7 @@ func (l *loop) startResponse(be *backendConn, cl *clientConn, buf []byte, n int)
 	}
 
 	be.state = bsBody
-	if r.Body == httpparse.BodyNone || r.Body == httpparse.BodyLength && r.ContentLength == 0 {
+	if be.respBody.empty() {
 		cl.respStarted = true
 		if !l.writeClient(cl, l.buf) || be.cl != cl {
 			return false
@@ -447,7 +412,7 @@ func (l *loop) startResponse(be *backendConn, cl *clientConn, buf []byte, n int)
 	// small; larger bodies go through the generic path.
 	rest := buf[n:]
 	if !f.dechunk && len(rest) > 0 && len(rest) <= inlineBody {
-		k, done, err := be.bodyPrefix(rest)
+		k, done, err := be.respBody.take(rest)
 		if err != nil {
 			l.failExchange(cl, 502, err, fromBackend)
 			return false
@@ -457,7 +422,6 @@ func (l *loop) startResponse(be *backendConn, cl *clientConn, buf []byte, n int)
 		if !l.writeClient(cl, l.buf) || be.cl != cl {
 			return false
 		}
-		be.advanceBody(rest[:k])
 		discard(be.c, n+k)
 		if done {
 			l.finishResponse(be)
@@ -473,30 +437,6 @@ func (l *loop) startResponse(be *backendConn, cl *clientConn, buf []byte, n int)
 	return true
 }
 
-// bodyPrefix reports how many bytes of p belong to the response body and
-// whether they end it, without consuming anything.
-func (be *backendConn) bodyPrefix(p []byte) (n int, done bool, err error) {
-	switch be.respBody {
-	case httpparse.BodyLength:
-		n = int(min(int64(len(p)), be.respLeft))
-		return n, int64(n) == be.respLeft, nil
-	case httpparse.BodyChunked:
-		s := be.chunk
-		return s.Scan(p)
-	}
-	return len(p), false, nil // BodyUntilClose: everything, until EOF
-}
-
-// advanceBody records that p, the next body bytes, went to the client.
-func (be *backendConn) advanceBody(p []byte) {
-	switch be.respBody {
-	case httpparse.BodyLength:
-		be.respLeft -= int64(len(p))
-	case httpparse.BodyChunked:
-		_, _, _ = be.chunk.Scan(p)
-	}
-}
-
 // forwardResponseBody writes the body bytes at the head of buf to the
 // client: as they are, or without chunk framing for an HTTP/1.0 client.
 // It returns how many bytes of buf it used, whether the body is complete,
@@ -504,7 +444,7 @@ func (be *backendConn) advanceBody(p []byte) {
 func (l *loop) forwardResponseBody(be *backendConn, cl *clientConn, buf []byte) (n int, done, ok bool) {
 	if be.dechunk {
 		for n < len(buf) && !done {
-			k, data, fin, err := be.chunk.Decode(buf[n:])
+			k, data, fin, err := be.respBody.chunk.Decode(buf[n:])
 			if err != nil {
 				l.abortExchange(be, err)
 				return 0, false, false
@@ -518,7 +458,7 @@ func (l *loop) forwardResponseBody(be *backendConn, cl *clientConn, buf []byte) 
 		be.deadline = l.now + int64(l.cfg.BackendTimeout)
 		return n, done, true
 	}
-	k, done, err := be.bodyPrefix(buf)
+	k, done, err := be.respBody.take(buf)
 	if err != nil {
 		l.abortExchange(be, err)
 		return 0, false, false
@@ -526,7 +466,6 @@ func (l *loop) forwardResponseBody(be *backendConn, cl *clientConn, buf []byte) 
 	if !l.writeClient(cl, buf[:k]) || be.cl != cl {
 		return 0, false, false
 	}
-	be.advanceBody(buf[:k])
 	be.deadline = l.now + int64(l.cfg.BackendTimeout)
 	return k, done, true
 }
