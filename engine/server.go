@@ -7,13 +7,14 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
 	"github.com/panjf2000/gnet/v2/pkg/logging"
+
+	"github.com/pilb-proxy/pilb/internal/gnetlog"
 )
 
 // readBufferCap is the most gnet reads from one socket per readiness
@@ -106,7 +107,7 @@ func (s *Server) Serve() error {
 		gnet.WithReusePort(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithReadBufferCap(readBufferCap),
-		gnet.WithLogger(gnetLogger{s.log}),
+		gnet.WithLogger(gnetlog.New(s.log)),
 		gnet.WithLogLevel(logging.ErrorLevel),
 	)
 	if err != nil {
@@ -301,23 +302,3 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 	}
 	return gnet.None
 }
-
-// gnetLogger routes gnet's logs to slog.
-type gnetLogger struct{ log *slog.Logger }
-
-func (g gnetLogger) Debugf(f string, a ...any) { g.log.Debug(fmt.Sprintf(f, a...)) }
-func (g gnetLogger) Infof(f string, a ...any)  { g.log.Debug(fmt.Sprintf(f, a...)) }
-
-// Warnf logs at Warn, except gnet's "stale connection" notice: it means a
-// connection PILB closed while handling one event had an event of its own
-// in the same epoll batch (a client leaving closes its busy backend
-// connection), which is expected and harmless.
-func (g gnetLogger) Warnf(f string, a ...any) {
-	if strings.Contains(f, "stale connection") {
-		g.log.Debug(fmt.Sprintf(f, a...))
-		return
-	}
-	g.log.Warn(fmt.Sprintf(f, a...))
-}
-func (g gnetLogger) Errorf(f string, a ...any) { g.log.Error(fmt.Sprintf(f, a...)) }
-func (g gnetLogger) Fatalf(f string, a ...any) { g.log.Error(fmt.Sprintf(f, a...)) }

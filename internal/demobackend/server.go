@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+
+	"github.com/pilb-proxy/pilb/internal/gnetlog"
 )
 
 // startTimeout bounds how long Start waits for the engine to boot: binding
@@ -93,7 +95,7 @@ func Start(cfg Config) (*Server, error) {
 			gnet.WithNumEventLoop(loops),
 			gnet.WithReuseAddr(true),
 			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-			gnet.WithLogger(gnetLogger{log}),
+			gnet.WithLogger(gnetlog.New(log)),
 		)
 	}()
 
@@ -184,21 +186,3 @@ func listenAddr(eng gnet.Engine) (string, error) {
 	}
 	return "", fmt.Errorf("unexpected socket address %T", sa)
 }
-
-// gnetLogger sends gnet's own messages to slog.
-type gnetLogger struct{ log *slog.Logger }
-
-func (g gnetLogger) logf(level slog.Level, format string, args []any) {
-	if g.log.Enabled(context.Background(), level) {
-		g.log.Log(context.Background(), level, fmt.Sprintf(format, args...), "source", "gnet")
-	}
-}
-
-func (g gnetLogger) Debugf(format string, args ...any) { g.logf(slog.LevelDebug, format, args) }
-
-// Infof logs at Debug: gnet's Info lines (its banner) are not this
-// backend's news.
-func (g gnetLogger) Infof(format string, args ...any)  { g.logf(slog.LevelDebug, format, args) }
-func (g gnetLogger) Warnf(format string, args ...any)  { g.logf(slog.LevelWarn, format, args) }
-func (g gnetLogger) Errorf(format string, args ...any) { g.logf(slog.LevelError, format, args) }
-func (g gnetLogger) Fatalf(format string, args ...any) { g.logf(slog.LevelError, format, args) }
