@@ -194,19 +194,6 @@ func readChunkedBody(br *bufio.Reader, m *msg) error {
 	return nil
 }
 
-// readRequest reads a request head and its body (Content-Length or
-// chunked), as a backend sees it.
-func readRequest(br *bufio.Reader) (*msg, error) {
-	m, err := readHead(br)
-	if err != nil {
-		return nil, err
-	}
-	if err := readRequestBody(br, m); err != nil {
-		return m, err
-	}
-	return m, nil
-}
-
 func readRequestBody(br *bufio.Reader, m *msg) error {
 	switch {
 	case strings.Contains(strings.ToLower(m.get("Transfer-Encoding")), "chunked"):

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -117,16 +116,6 @@ func (c *rawConn) send(s string) {
 	}
 }
 
-// response reads one response for a request with method.
-func (c *rawConn) response(method string) *http.Response {
-	c.t.Helper()
-	resp, err := http.ReadResponse(c.r, &http.Request{Method: method})
-	if err != nil {
-		c.t.Fatalf("read response: %v", err)
-	}
-	return resp
-}
-
 // body reads and closes resp's body.
 func body(t testing.TB, resp *http.Response) string {
 	t.Helper()
@@ -160,8 +149,6 @@ func get(t testing.TB, client *http.Client, url string) (*http.Response, string)
 	}
 	return resp, body(t, resp)
 }
-
-func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
 // parseRequestForTest parses a request head into r.
 func parseRequestForTest(buf []byte, r *httpparse.Request) (int, error) {
