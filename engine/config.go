@@ -81,8 +81,10 @@ type Config struct {
 	TunnelTimeout time.Duration
 	// LingerTimeout bounds the lingering close: after PILB's last response
 	// on a connection it stops sending and discards what the client still
-	// sends for at most this long, so that the client reads the response
-	// instead of a reset (nginx's lingering_close).
+	// sends, so that the client reads the response instead of a reset
+	// (nginx's lingering_close). Lingering ends once the client has been
+	// silent this long and has acknowledged the response (nginx's
+	// lingering_timeout), and after IdleTimeout in any case.
 	LingerTimeout time.Duration
 
 	// MaxHeaderBytes bounds a request head; 0 means

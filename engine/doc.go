@@ -6,14 +6,14 @@
 // gnet runs one event loop per core (Config.Loops), each accepting on its
 // own SO_REUSEPORT listener. A loop owns everything its clients touch: their
 // state, the backend connections serving them, a keep-alive pool of idle
-// backend connections (pool.ConnPool) and scratch buffers for parsing and
-// writing heads. Backend connections are dialed off the loop (a goroutine
-// with Config.ConnectTimeout) and enrolled on the loop of the client that
-// needs them, so both ends of an exchange live on one goroutine: no locks,
-// no AsyncWrite, no cross-loop wake-ups on the hot path. The only shared
-// state a request touches is the backend set snapshot and the balancer's
-// atomic counter. Each loop pre-dials Config.ConnsPerBackend connections to
-// every backend and keeps that many dialed.
+// backend connections (pool.ConnPool), a wheel of deadlines and scratch
+// buffers for parsing and writing heads. Backend connections are dialed off
+// the loop (a goroutine with Config.ConnectTimeout) and enrolled on the loop
+// of the client that needs them, so both ends of an exchange live on one
+// goroutine: no locks, no AsyncWrite, no cross-loop wake-ups on the hot
+// path. The only shared state a request touches is the backend set snapshot
+// and the balancer's atomic counter. Each loop pre-dials
+// Config.ConnsPerBackend connections to every backend and keeps that many.
 //
 // # An exchange
 //
@@ -26,42 +26,100 @@
 // writes the client's head (and a small body with it), then forwards body
 // bytes as they arrive: verbatim, or de-chunked for an HTTP/1.0 client. One
 // request per client is upstream at a time; pipelined requests wait in the
-// client's input buffer until the previous response is complete.
+// client's input until the previous response is complete.
+//
+// Each connection has two explicit states, with their legal transitions in
+// tables that every move is checked against (conn.go, sock.go): its phase
+// in HTTP terms (a client is idle, reading a head, in an exchange, a
+// tunnel, closing, lingering, aborting or closed), and where its socket is
+// (dialing, on the loop, off it, being re-enrolled, closed).
 //
 // A request is retried on another connection or backend only when nothing of
 // the response has arrived and the request is kept whole (body up to
-// maxRetainedBody): after a connect failure always, after a pooled
-// connection turned out dead only for idempotent methods (RFC 9112 §9.3.1).
-// Failed connects eject the backend for a back-off (pool.Backend).
+// maxRetainedBody): after a connect failure always, and after a pooled
+// connection turned out dead (the keep-alive race) for idempotent methods
+// only (RFC 9112 §9.3.1). A fresh connection that takes a request and
+// closes without answering says something about the request: 502, no
+// retry, and the backend is not blamed. Connect failures and response
+// timeouts count towards a backend's passive ejection (pool.Set).
+//
+// # What gnet does not do, and how PILB makes up for it
+//
+// gnet v2.9.7 is fast and small, and leaves a proxy a few gaps; each is
+// bridged with its public API only.
+//
+//   - No pause-read. A registered connection is read whenever it is
+//     readable and what OnTraffic leaves is buffered without limit (the
+//     maintainer declined pause-read: gnet issues #713, #722, #764). PILB
+//     takes a socket off the loop to stop reading it: Conn.Dup, then close
+//     the gnet connection (OnClose sees the socket marked off and keeps the
+//     state); the kernel's receive buffer fills and TCP pushes back. The
+//     duplicate goes back with EventLoop.Enroll. pause.go says when.
+//   - No writes to a socket gnet does not hold. A socket off the loop is
+//     written with write(2) directly; what the kernel does not take is held
+//     and flushed by the drain poll (sock.go). So a response never waits for
+//     its client to be read again, and bytes a backend sent are never lost
+//     because their client was paused.
+//   - No drain callback. The loop polls what waits on a drain (a paused
+//     peer, a closing client, held output): only those connections, every
+//     millisecond after a change, backing off to tickSlow while nothing
+//     moves.
+//   - Close with pending output can cut it short (one writev attempt). A
+//     socket is never taken off the loop with output in gnet; a client is
+//     closed only once gnet's output has drained (closing, lingering), and
+//     a client whose response was cut is reset only once what it is owed
+//     has been sent and acknowledged (aborting), so that earlier complete
+//     responses arrive whole and the cut one shows as cut.
+//   - Close on EOF, no half-close. A client that ends its output after its
+//     request (shutdown(SHUT_WR)) is kept: in OnClose, before gnet closes
+//     the descriptor, the socket is duplicated and the response written to
+//     the duplicate; unread pipelined requests are served too. When gnet
+//     still holds output the socket cannot take at that moment, it would be
+//     lost: the connection is reset instead, so the cut shows.
+//   - OnClose runs inside Write when a write fails, in the writer's call
+//     stack, which may be handling the peer. OnClose only marks the
+//     connection gone and queues its teardown, which runs when the
+//     outermost callback leaves (guard.go); after a write, code checks that
+//     the connection it wrote to is alive. The connection whose OnTraffic
+//     runs is closed through the action it returns, never under gnet.
+//   - A panic in a callback would stop the loop and every connection on it.
+//     Every way into a loop recovers: the pair concerned is closed, the
+//     panic counted (Server.Panics) and its stack logged once per site.
+//   - Enroll panics inside its worker pool for a socket whose peer is
+//     already gone (no remote address), and the pool swallows the panic: the
+//     result channel closes without a result. PILB checks the address first
+//     and treats a missing result as a failure.
+//   - OnTick runs on one goroutine for the whole engine, not on the loops.
+//     Each loop has its own ticker goroutine that queues a tick with
+//     Execute: every tickSlow, or at the drain poll's period.
+//   - No per-connection timers. Deadlines (header, idle, body, backend,
+//     linger, tunnel) live in a hashed timing wheel per loop (timer.go): a
+//     tick touches only what is due, whatever the number of connections.
+//   - One listener cannot be stopped without stopping the engine: see
+//     Server.Shutdown for the drain.
 //
 // # Bounded memory
 //
-// gnet has neither pause-read nor a drain callback: it reads every readable
-// socket and buffers what OnTraffic leaves, and it buffers output without
-// limit. PILB bounds both directions with Config.HighWater: when a peer's
-// pending output passes it, the fast side's socket is detached from the
-// loop (dup, then gnet close) so the kernel's TCP window pushes back on the
-// sender, and it is enrolled on the same loop again once the slow side has
-// drained below a quarter of the mark. The loop's ticker polls the drain,
-// every millisecond while anything waits on one. pause.go explains the
-// details; pipelined input past HighWater is paused the same way.
+// Memory is bounded per connection. Past Config.HighWater of output waiting
+// for a slow peer, PILB stops reading the fast side (pause.go); and nothing
+// a connection holds in PILB (unread input, output, a dial's request) may
+// pass twice HighWater plus one read: a peer that neither reads nor stops
+// sending, so that no pause can take, is reset.
 //
 // # Closing
 //
 // A client that PILB closes after its last response (Connection: close, an
 // error, a close-delimited body) is closed lingering: once its output has
 // drained the write side is shut down and its input discarded until it
-// closes or Config.LingerTimeout passes, so that the response is not lost
-// to a reset. A response that cannot be completed (the backend died, a
-// malformed chunk) closes the client at once, so a truncated response never
-// looks complete. gnet closes a connection on EOF, so a client that
-// half-closes after its request loses the response; HTTP/1.1 clients do
-// not do that.
+// closes, so that the response is not lost to a reset (close.go). A
+// response that cannot be completed (the backend died, a malformed chunk)
+// ends the client connection with a reset once what it is owed has left,
+// so a truncated response never looks complete.
 //
 // # Timeouts and drain
 //
-// Each loop's ticker (tickSlow) enforces the header, idle, backend and
-// linger deadlines, expires idle pooled connections and re-dials the
+// Each loop's tick enforces the header, idle, backend and linger deadlines
+// through the wheel, expires idle pooled connections and re-dials the
 // pre-dialed ones. Server.Shutdown closes idle clients, lets requests in
 // flight finish with Connection: close, closes connections accepted during
 // the drain at once, and stops the engine when no client is left.

@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/panjf2000/gnet/v2"
+
 	"github.com/pilb-proxy/pilb/internal/demobackend"
 )
 
@@ -549,4 +551,115 @@ func shutdownClean(t testing.TB, s *Server) {
 	if err := s.Shutdown(ctx); err != nil {
 		t.Fatalf("Shutdown after every client closed: %v (%d clients left)", err, s.clients.Load())
 	}
+}
+
+// childOf reports whether this process is the child runIsolated started
+// for t.
+func childOf(t *testing.T) bool { return os.Getenv(childEnv) == t.Name() }
+
+// runnable wraps f as a gnet task.
+func runnable(f func()) gnet.Runnable {
+	return gnet.RunnableFunc(func(context.Context) error { f(); return nil })
+}
+
+// nowNano is the clock the engine and pool use (Unix nanoseconds).
+func nowNano() int64 { return time.Now().UnixNano() }
+
+// openFDs counts this process's open descriptors.
+func openFDs(t testing.TB) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	return len(ents) - 1 // the directory being read
+}
+
+// fdList describes the open descriptors, for a failure message.
+func fdList(t testing.TB) string {
+	ents, _ := os.ReadDir("/proc/self/fd")
+	var b strings.Builder
+	for _, e := range ents {
+		target, _ := os.Readlink("/proc/self/fd/" + e.Name())
+		fmt.Fprintf(&b, "%s -> %s\n", e.Name(), target)
+	}
+	return b.String()
+}
+
+// rssBytes returns the resident set size of this process.
+func rssBytes() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, _ := strconv.ParseInt(f[1], 10, 64)
+	return pages * int64(os.Getpagesize())
+}
+
+// checkLoopsQuiet checks, on each loop, that nothing is left of the
+// clients that have all closed: no client listed, nothing watched, no
+// deadline in the wheel but those of backend connections, nothing queued.
+// A closed connection may stay watched until the next drain poll, so it
+// looks again for a while before it fails.
+func checkLoopsQuiet(t testing.TB, s *Server) {
+	t.Helper()
+	var problems string
+	quiet := eventually(3*time.Second, func() bool {
+		problems = loopProblems(t, s)
+		return problems == ""
+	})
+	if !quiet {
+		t.Errorf("loop not quiet: %s", problems)
+	}
+}
+
+func loopProblems(t testing.TB, s *Server) string {
+	t.Helper()
+	var all []string
+	for _, l := range loopsOf(s) {
+		done := make(chan string, 1)
+		err := l.el.Execute(context.Background(), runnable(func() {
+			var problems []string
+			for _, cl := range l.clients {
+				problems = append(problems, fmt.Sprintf("client listed: phase %v, socket %v (eof %v, held %d, watched %v), stash %d, reqDone %v, bound %v, timer %v",
+					cl.phase, cl.sock.st, cl.sock.eof, cl.sock.heldLen(), cl.sock.watched, cl.stash.len(), cl.reqDone, cl.be != nil, cl.tm.linked()))
+			}
+			if len(l.watch) != 0 {
+				problems = append(problems, fmt.Sprintf("%d connections watched", len(l.watch)))
+			}
+			if len(l.gone) != 0 {
+				problems = append(problems, fmt.Sprintf("%d teardowns queued", len(l.gone)))
+			}
+			timers := 0
+			for _, be := range l.backends {
+				if be.tm.linked() {
+					timers++
+				}
+				if be.cl != nil || be.phase != bpIdle {
+					problems = append(problems, fmt.Sprintf("backend connection in phase %v, socket %v, bound=%v", be.phase, be.sock.st, be.cl != nil))
+				}
+			}
+			if n := l.wheel.len(); n != timers {
+				problems = append(problems, fmt.Sprintf("%d timers in the wheel, %d of them for backends", n, timers))
+			}
+			done <- strings.Join(problems, "; ")
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := recvWithin(t, done, 5*time.Second); p != "" {
+			all = append(all, p)
+		}
+	}
+	return strings.Join(all, " | ")
+}
+
+// isTimeout reports whether err is a deadline passing.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }

@@ -40,6 +40,20 @@ var (
 	// waiting for it for Config.IdleTimeout; its connection is closed.
 	ErrClientStalled = errors.New("engine: client stopped reading")
 
+	// ErrOverflow is returned when a client sent, or was owed, more than
+	// PILB holds for one connection (twice HighWater plus one read) while
+	// it could not be paused: it neither reads nor stops sending. The
+	// connection is reset.
+	ErrOverflow = errors.New("engine: connection buffer cap exceeded")
+
+	// ErrIncompleteBody is returned (and answered 400) when a client ended
+	// its output in the middle of a request body.
+	ErrIncompleteBody = errors.New("engine: request body cut short by the client")
+
+	// ErrReenroll is returned when a connection taken off its loop (a
+	// pause) could not be enrolled again; it is closed.
+	ErrReenroll = errors.New("engine: re-enrolment on the loop failed")
+
 	// ErrShuttingDown is returned by Serve after Shutdown, and by Shutdown
 	// when called twice.
 	ErrShuttingDown = errors.New("engine: shutting down")

@@ -150,12 +150,21 @@ func TestTargetAuthority(t *testing.T) {
 }
 
 func TestErrorResponse(t *testing.T) {
-	r := string(errorResponse(503, true))
+	r := string(errorResponse(503, true, false))
 	if !strings.HasPrefix(r, "HTTP/1.1 503 Service Unavailable\r\n") || !strings.Contains(r, "Connection: close\r\n") ||
 		!strings.HasSuffix(r, "\r\n\r\n503 Service Unavailable\n") {
 		t.Fatalf("503: %q", r)
 	}
-	if strings.Contains(string(errorResponse(502, false)), "Connection:") {
+	if strings.Contains(string(errorResponse(502, false, false)), "Connection:") {
 		t.Fatal("keep-alive 502 says Connection")
+	}
+	// The answer to HEAD: the same head, Content-Length kept, no body;
+	// also for a code outside the table.
+	for _, code := range []int{504, 418} {
+		full, head := string(errorResponse(code, false, false)), string(errorResponse(code, false, true))
+		if !strings.HasSuffix(head, "\r\n\r\n") || !strings.HasPrefix(full, head) || len(full) <= len(head) ||
+			!strings.Contains(head, "Content-Length: ") {
+			t.Fatalf("%d to HEAD: %q (full %q)", code, head, full)
+		}
 	}
 }

@@ -15,19 +15,14 @@ import (
 	"github.com/pilb-proxy/pilb/pool"
 )
 
-const (
-	// tickSlow is how often a loop checks its timeouts and pools when no
-	// connection waits on a drain; timeouts are accurate to about this.
-	tickSlow = 20 * time.Millisecond
-	// tickFast is the tick while some connection waits for a peer's output
-	// to drain (flow control, closing): gnet has no drain callback, so the
-	// loop polls, and this bounds the stall per high-water round trip.
-	tickFast = time.Millisecond
-)
+// tickSlow is how often a loop advances its deadline wheel and tends its
+// pools; deadlines fire within about wheelTick plus this after they pass.
+// It is also the slowest drain poll (pause.go).
+const tickSlow = 10 * time.Millisecond
 
 // loop is the state of one gnet event loop: its connections, its backend
 // connection pool and its scratch space. Only the loop's goroutine touches
-// it, except for the atomics read by its ticker goroutine.
+// it, except for the atomics and the channel its ticker goroutine uses.
 type loop struct {
 	srv *Server
 	cfg *Config
@@ -39,23 +34,38 @@ type loop struct {
 	resp httpparse.Response // scratch: the response being parsed
 	buf  []byte             // scratch: response heads
 
+	// maxHeld caps what PILB holds for one connection in any buffer
+	// (unread input, output, a dial's request): see pause.go.
+	maxHeld int
+
 	pool       *pool.ConnPool[*backendConn]
 	clients    []*clientConn
-	backends   []*backendConn        // open or dialing, busy or idle
+	backends   []*backendConn        // open, dialing or off the loop; busy or idle
 	dialing    map[*pool.Backend]int // connects under way; every backend ever dialed has a key
 	setVersion uint64                // Backends.Version() when the pool was last pruned
+	wheel      wheel
+	nextSlow   int64 // when the next slow tick is due
+	drained    bool  // drain() has run since Shutdown began
+
+	// The drain watch (pause.go).
 	watch      []watchItem
 	watchSpare []watchItem
+	pollEvery  atomic.Int64  // drain poll period in nanoseconds; 0 while nothing is watched
+	wake       chan struct{} // tells the ticker the poll period changed
 
-	hot      atomic.Bool // watch is not empty: tick fast
+	// The callback guard (guard.go).
+	depth    int       // callbacks entered and not left (gnet nests OnClose in writes)
+	cur      gnet.Conn // the connection whose OnTraffic or OnOpen runs
+	curClose bool      // close cur when its callback returns
+	gone     []gone    // connections gnet closed, to tear down on leaving
 	tickTask gnet.RunnableFunc
 	tickBusy atomic.Bool // a tick is queued on the loop and has not run
 }
 
-// watchItem is a connection waiting for a peer's output to drain.
+// watchItem is a connection waiting on a drain: one of cl and be.
 type watchItem struct {
-	cl *clientConn  // a closing client, or a paused one
-	be *backendConn // a paused backend
+	cl *clientConn
+	be *backendConn
 }
 
 func newLoop(s *Server, el gnet.EventLoop) *loop {
@@ -64,23 +74,29 @@ func newLoop(s *Server, el gnet.EventLoop) *loop {
 		cfg:     &s.cfg,
 		el:      el,
 		now:     time.Now().UnixNano(),
+		maxHeld: 2*s.cfg.HighWater + readBufferCap,
 		pool:    pool.NewConnPool[*backendConn](s.cfg.MaxIdlePerBackend, s.cfg.BackendIdleTimeout),
 		dialing: make(map[*pool.Backend]int),
+		wake:    make(chan struct{}, 1),
 	}
+	l.wheel.init(l.now)
 	lim := httpparse.Limits{MaxHeadBytes: s.cfg.MaxHeaderBytes}
 	l.req.Limits = lim
 	l.resp.Limits = lim
 	l.tickTask = func(context.Context) error {
 		l.tickBusy.Store(false)
+		l.enter(nil)
+		defer l.leave(nil, nil, nil)
 		l.tick()
 		return nil
 	}
 	return l
 }
 
-// runTicker queues a tick on the loop every tickSlow, or tickFast while
-// connections wait on a drain, until ctx ends. OnTick is not used: gnet
-// runs it on one ticker goroutine for the whole engine, not on the loops.
+// runTicker queues a tick on the loop every tickSlow, or at the drain
+// poll's period while connections wait on a drain, until ctx ends. OnTick
+// is not used: gnet runs it on one ticker goroutine for the whole engine,
+// not on the loops.
 func (l *loop) runTicker(ctx context.Context) {
 	t := time.NewTimer(tickSlow)
 	defer t.Stop()
@@ -89,79 +105,98 @@ func (l *loop) runTicker(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		}
-		if l.tickBusy.CompareAndSwap(false, true) {
-			if l.el.Execute(ctx, l.tickTask) != nil {
-				return
+			if l.tickBusy.CompareAndSwap(false, true) {
+				if l.el.Execute(ctx, l.tickTask) != nil {
+					return
+				}
+			}
+		case <-l.wake:
+			if !t.Stop() {
+				select {
+				case <-t.C:
+				default:
+				}
 			}
 		}
 		d := tickSlow
-		if l.hot.Load() {
-			d = tickFast
+		if p := time.Duration(l.pollEvery.Load()); p > 0 && p < d {
+			d = p
 		}
 		t.Reset(d)
 	}
 }
 
-// tick runs on the loop: flow control, timeouts, pool upkeep, drain.
+// tick runs on the loop: the drain poll, and every tickSlow the deadlines,
+// pool upkeep and drain.
 func (l *loop) tick() {
 	l.now = time.Now().UnixNano()
-	l.checkWatch()
-	l.checkTimeouts()
+	if len(l.watch) > 0 {
+		l.pollWatch()
+	}
+	if l.now < l.nextSlow {
+		return
+	}
+	l.nextSlow = l.now + int64(tickSlow)
+	l.wheel.advance(l.now, l.expire)
 	l.pool.Expired(l.now, func(_ *pool.Backend, be *backendConn) {
-		be.state = bsClosed // out of the pool already
-		l.closeBackend(be)
+		l.safely(nil, be, func() { l.closeUnpooled(be) })
 	})
 	l.predial()
-	if l.srv.draining.Load() {
+	if l.srv.draining.Load() && !l.drained {
+		l.drained = true
 		l.drain()
 	}
 }
 
-// checkTimeouts enforces the header, idle, linger and backend deadlines.
-func (l *loop) checkTimeouts() {
-	now := l.now
-	for i := 0; i < len(l.clients); i++ {
-		cl := l.clients[i]
-		if cl.deadline == 0 || now < cl.deadline {
-			continue
-		}
-		switch cl.state {
-		case csIdle:
-			l.closeClient(cl) // a keep-alive client that went quiet
-		case csHead:
-			l.rejectRequest(cl, 408, ErrHeaderTimeout)
-		case csExchange:
-			if !cl.reqDone && !cl.paused && cl.c != nil {
-				l.failExchange(cl, 408, ErrBodyTimeout, fromClient)
-			}
-		case csTunnel:
-			if !cl.paused { // a paused side waits on its peer, not idle
-				l.abortClient(cl)
-			}
-		case csClosing, csLinger:
-			l.abortClient(cl)
-		}
-		if i < len(l.clients) && l.clients[i] != cl {
-			i-- // cl was removed and another moved into its place
-		}
+// expire handles a deadline that passed.
+func (l *loop) expire(t *timer) {
+	if cl := t.cl; cl != nil {
+		l.safely(cl, nil, func() { l.clientTimeout(cl) })
+		return
 	}
-	for i := 0; i < len(l.backends); i++ {
-		be := l.backends[i]
-		if be.deadline == 0 || now < be.deadline || be.paused {
-			continue
+	be := t.be
+	l.safely(nil, be, func() { l.backendTimeout(be) })
+}
+
+// clientTimeout enforces the header, idle, body, tunnel and linger
+// deadlines.
+func (l *loop) clientTimeout(cl *clientConn) {
+	switch cl.phase {
+	case cpIdle:
+		l.closeClient(cl) // a keep-alive client that went quiet
+	case cpHead:
+		l.rejectRequest(cl, 408, ErrHeaderTimeout, isHEADPrefix(cl.input()))
+	case cpExchange:
+		if !cl.reqDone {
+			l.failExchange(cl, 408, ErrBodyTimeout, fromClient)
 		}
-		switch be.state {
-		case bsHead:
-			if be.cl != nil {
-				l.failExchange(be.cl, 504, ErrBackendTimeout, fromBackend)
-			}
-		case bsBody:
-			l.abortExchange(be, ErrBackendTimeout)
-		}
-		if i < len(l.backends) && l.backends[i] != be {
-			i--
-		}
+	case cpTunnel:
+		l.closeClient(cl)
+	case cpLinger:
+		l.lingerTimeout(cl)
+	}
+}
+
+// backendTimeout enforces the response deadlines.
+func (l *loop) backendTimeout(be *backendConn) {
+	cl := be.cl
+	if cl == nil {
+		return
+	}
+	switch be.phase {
+	case bpRequest:
+		l.reportFailure(be.b, ErrBackendTimeout)
+		l.failExchange(cl, 504, ErrBackendTimeout, fromBackend)
+	case bpBody:
+		l.abortExchange(be, ErrBackendTimeout)
+	}
+}
+
+// reportFailure counts a failure of b (a connect, a response timeout)
+// towards its passive ejection, and logs the ejection it may start.
+func (l *loop) reportFailure(b *pool.Backend, err error) {
+	if d := l.cfg.Backends.ReportFailure(b, l.now); d > 0 {
+		l.srv.log.Warn("backend ejected", "backend", b.ID, "addr", b.Addr, "for", d, "failures", b.ConsecutiveFailures(), "err", err)
 	}
 }
 
@@ -201,28 +236,32 @@ func (l *loop) predial() {
 
 // dropIdle closes every idle pooled connection to b.
 func (l *loop) dropIdle(b *pool.Backend) {
-	l.pool.Drop(b, func(be *backendConn) {
-		be.state = bsClosed
-		l.closeBackend(be)
-	})
+	l.pool.Drop(b, l.closeUnpooled)
 }
 
-// drain closes idle clients and stops keep-alive for busy ones; Shutdown
-// waits for the client count to reach zero.
+// closeUnpooled closes an idle connection the pool has let go of.
+func (l *loop) closeUnpooled(be *backendConn) {
+	be.setPhase(bpClosed)
+	l.forgetBackendConn(be, false)
+	l.shut(&be.sock, false)
+}
+
+// drain, once Shutdown began, closes the idle clients; busy ones close
+// after their response (keep-alive is off while draining).
 func (l *loop) drain() {
 	for i := 0; i < len(l.clients); i++ {
 		cl := l.clients[i]
 		cl.keepAlive = false
-		if cl.state == csIdle && (cl.c == nil || cl.c.InboundBuffered() == 0) && len(cl.stash) == 0 {
-			l.closeClient(cl)
+		if cl.phase == cpIdle && cl.inputLen() == 0 {
+			l.safely(cl, nil, func() { l.closeClient(cl) })
 			if i < len(l.clients) && l.clients[i] != cl {
-				i--
+				i-- // cl was removed and another moved into its place
 			}
 		}
 	}
 }
 
-// addClient and removeClient keep l.clients, for timeouts and drain.
+// addClient and removeClient keep l.clients, for drain and shutdown.
 func (l *loop) addClient(cl *clientConn) {
 	l.clients = addListed(l.clients, cl)
 	l.srv.clients.Add(1)
@@ -235,10 +274,15 @@ func (l *loop) removeClient(cl *clientConn) {
 	}
 }
 
-// addBackend and removeBackend keep l.backends, for timeouts.
+// addBackend and removeBackend keep l.backends, for shutdown; removeBackend
+// reports whether be was listed.
 func (l *loop) addBackend(be *backendConn) { l.backends = addListed(l.backends, be) }
 
-func (l *loop) removeBackend(be *backendConn) { l.backends, _ = removeListed(l.backends, be) }
+func (l *loop) removeBackend(be *backendConn) bool {
+	var ok bool
+	l.backends, ok = removeListed(l.backends, be)
+	return ok
+}
 
 // listed is a connection that knows its index in its loop's list, so that
 // it leaves the list in O(1).
@@ -270,15 +314,22 @@ func removeListed[T listed](list []T, x T) (_ []T, ok bool) {
 	return list[:last], true
 }
 
-// dial starts a connect to b without blocking the loop: a goroutine dials
-// with ConnectTimeout and enrolls the socket on this loop, whose OnOpen
-// then finds the backendConn in the connection's context. A failure comes
-// back to the loop through Execute.
-func (l *loop) dial(b *pool.Backend) *backendConn {
-	be := &backendConn{l: l, b: b, state: bsDialing, pausedFD: -1}
+// newBackendConn returns a dialing backend connection to b, listed.
+func (l *loop) newBackendConn(b *pool.Backend) *backendConn {
+	be := &backendConn{l: l, b: b, sock: sock{fd: -1}}
+	be.tm.be = be
 	b.ConnOpened()
 	l.dialing[b]++
 	l.addBackend(be)
+	return be
+}
+
+// dial starts a connect to b without blocking the loop: a goroutine dials
+// with ConnectTimeout and enrolls the socket on this loop, whose OnOpen
+// then finds the backendConn in the connection's context. A failure comes
+// back to the loop through exec.
+func (l *loop) dial(b *pool.Backend) *backendConn {
+	be := l.newBackendConn(b)
 	timeout := l.cfg.ConnectTimeout
 	go func() {
 		d := net.Dialer{Timeout: timeout}
@@ -287,84 +338,57 @@ func (l *loop) dial(b *pool.Backend) *backendConn {
 			err = l.enroll(be, nc)
 		}
 		if err != nil {
-			_ = l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-				l.dialFailed(be, err)
-				return nil
-			}))
+			l.exec(func() { l.dialFailed(be, err) })
 		}
 	}()
 	return be
 }
 
-// enroll hands nc to this loop with ctx as its gnet context and waits for
-// the registration; it runs off the loop.
-func (l *loop) enroll(ctx any, nc net.Conn) error {
-	ch, err := l.el.Enroll(gnet.NewContext(context.Background(), ctx), nc)
-	if err != nil {
-		_ = nc.Close()
-		return err
-	}
-	if res := <-ch; res.Err != nil {
-		return res.Err
-	}
-	return nil
-}
-
-// backendOpened runs on the loop when a dialed (or resumed) connection is
+// backendOpened runs on the loop when a dialed or resumed connection is
 // registered.
-func (l *loop) backendOpened(be *backendConn, c gnet.Conn) gnet.Action {
-	be.c = c
-	if be.resuming {
-		be.resuming = false
-		if be.abandoned || be.cl == nil {
-			return gnet.Close
+func (l *loop) backendOpened(be *backendConn, c gnet.Conn) {
+	if be.sock.st == sockReopening {
+		if !be.sock.reopened(c) {
+			return
 		}
-		if len(be.pending) > 0 {
-			p := be.pending
-			be.pending = nil
-			_, _ = c.Write(p)
+		if be.phase == bpClosed {
+			l.shut(&be.sock, false)
+			return
 		}
-		return gnet.None
-	}
-	l.dialing[be.b]--
-	if be.abandoned || be.state == bsClosed {
-		// The client left while this was dialing: keep the connection
-		// if the pool wants it, it cost a handshake.
-		be.abandoned = false
-		be.state = bsIdle
-		l.idleBackendFresh(be)
-		return gnet.None
-	}
-	if be.cl == nil {
-		l.idleBackendFresh(be) // a pre-dial
-		return gnet.None
-	}
-	if len(be.pending) > 0 {
-		p := be.pending
-		be.pending = nil // written once: a dial is rare, keep no buffer
-		if _, err := c.Write(p); err != nil {
-			return gnet.None // closed, and the exchange handed on
+		if be.cl == nil {
+			l.closeBackend(be)
+			return
 		}
-	}
-	return gnet.None
-}
-
-// idleBackendFresh pools a new connection that no request waits for.
-func (l *loop) idleBackendFresh(be *backendConn) {
-	be.pending = be.pending[:0]
-	if l.srv.draining.Load() {
-		l.closeBackend(be)
+		if be.phase == bpBody {
+			l.wheel.set(&be.tm, l.now+int64(l.cfg.BackendTimeout))
+		}
+		// What arrived meanwhile is read once gnet polls the socket.
 		return
 	}
-	l.idleBackend(be)
+	l.dialing[be.b]--
+	if be.phase == bpClosed {
+		be.sock.c = c
+		be.sock.setState(sockOn)
+		l.shut(&be.sock, false)
+		return
+	}
+	if !be.sock.reopened(c) {
+		return // the request's write failed: its teardown is queued
+	}
+	if be.phase == bpIdle {
+		l.idleBackend(be) // a pre-dial, or its client left while it dialed
+	}
 }
 
-// idleBackend puts a connection that finished a response back in the pool.
+// idleBackend puts a connection whose exchange ended back in the pool, or
+// closes it when the pool is full or the proxy is draining.
 func (l *loop) idleBackend(be *backendConn) {
-	be.state = bsIdle
-	be.deadline = 0
-	be.reused = be.reused || be.gotResp
-	if !l.pool.Put(be.b, be, l.now) {
+	if be.phase != bpIdle {
+		be.setPhase(bpIdle)
+	}
+	l.wheel.set(&be.tm, 0)
+	be.sock.dropHeld()
+	if l.srv.draining.Load() || be.b.Draining() || !l.pool.Put(be.b, be, l.now) {
 		l.closeBackend(be)
 	}
 }
@@ -372,56 +396,41 @@ func (l *loop) idleBackend(be *backendConn) {
 // dialFailed runs on the loop when a connect (or its enrolment) failed.
 func (l *loop) dialFailed(be *backendConn, err error) {
 	l.dialing[be.b]--
-	l.removeBackend(be)
-	be.b.ConnClosed()
+	held := be.sock.held
+	be.sock.held = nil
+	be.sock.setState(sockClosed)
+	cl := be.cl
+	if be.phase != bpClosed {
+		be.setPhase(bpClosed)
+	}
+	l.forgetBackendConn(be, false)
 	if localExhaustion(err) {
 		// Out of descriptors or memory here: not the backend's fault,
 		// and ejecting it would only spread the failure.
 		l.srv.log.Warn("backend connect failed for lack of local resources", "backend", be.b.ID, "err", err)
-	} else if d := be.b.ReportFailure(l.now); d > 0 {
-		l.srv.log.Warn("backend connect failed, ejected", "backend", be.b.ID, "addr", be.b.Addr, "for", d, "err", err)
+	} else {
+		l.reportFailure(be.b, err)
 	}
-	be.state = bsClosed
-	cl := be.cl
+	defer func() {
+		if held != nil {
+			heldPool.Put(held)
+		}
+	}()
 	if cl == nil {
 		return
 	}
 	unbind(cl, be)
-	be.b.Release()
-	if cl.state == csClosed {
+	if !cl.alive() {
 		return
 	}
 	// Nothing reached the backend, and everything of the request handed
-	// to it so far waits in be.pending: a retry is safe whatever the
-	// method and however much of the body has streamed.
-	if cl.tries < maxTries {
-		l.dispatch(cl, be.pending)
-		be.pending = nil
+	// to it so far was held: a retry is safe whatever the method and
+	// however much of the body has streamed.
+	if cl.tries < maxTries && held != nil {
+		l.dispatch(cl, held.B)
 		return
 	}
 	l.failExchange(cl, 502, ErrConnect, fromBackend)
-}
-
-// closeBackend closes be whatever its state; OnClose does the rest.
-func (l *loop) closeBackend(be *backendConn) {
-	switch {
-	case be.c != nil:
-		_ = l.el.Close(be.c)
-	case be.state == bsDialing || be.resuming:
-		be.abandoned = true
-	case be.paused:
-		l.closePaused(be)
-	}
-}
-
-// closePaused closes a backend connection detached by a pause.
-func (l *loop) closePaused(be *backendConn) {
-	be.paused = false
-	_ = unix.Close(be.pausedFD)
-	be.pausedFD = -1
-	be.state = bsClosed
-	l.removeBackend(be)
-	be.b.ConnClosed()
 }
 
 // localExhaustion reports whether err is this process or host running out

@@ -1,343 +1,320 @@
 package engine
 
 import (
-	"context"
-	"net"
-	"os"
+	"time"
 
 	"github.com/panjf2000/gnet/v2"
-	"golang.org/x/sys/unix"
 )
 
 // Flow control.
 //
 // gnet has no pause-read: a connection registered on a loop is read
-// whenever it is readable, and what OnTraffic does not consume is buffered
-// without limit. So when a peer does not keep up (its pending output is
-// past Config.HighWater), PILB takes the fast side off the loop entirely:
+// whenever it is readable, and what OnTraffic leaves is buffered without
+// limit. So when a peer does not keep up (its pending output is past
+// Config.HighWater), PILB takes the fast side's socket off the loop
+// (sock.go: duplicate the descriptor, close the gnet connection): nothing
+// is read, the kernel's receive buffer fills, and TCP flow control pushes
+// back on the sender. Once the slow side's output is below a quarter of
+// HighWater, the socket is enrolled on the loop again.
 //
-//  1. the socket is duplicated (Conn.Dup) and the gnet connection closed
-//     from its own OnTraffic; gnet removes the fd from epoll and closes it,
-//     while the duplicate keeps the TCP connection open. Nothing is read,
-//     the kernel's receive buffer fills, and TCP flow control pushes back
-//     on the sender. OnClose sees the connection marked paused and keeps
-//     its state.
-//  2. the loop's ticker polls the slow peer's pending output (gnet has no
-//     drain callback either); below a quarter of HighWater the duplicate is
-//     wrapped in a net.Conn off the loop and enrolled on the same loop
-//     again (EventLoop.Enroll). OnOpen finds the connection's state in the
-//     context and reading goes on where it stopped.
+//   - A backend is paused when its client's output passes HighWater, and
+//     resumed when it is below HighWater/4.
+//   - A client is paused when its backend's output passes HighWater (a body
+//     faster than the backend reads it), or when more than HighWater of
+//     pipelined input waits behind the request in flight; it is resumed
+//     when the backend drained, or when its stashed input is consumed and
+//     more is needed.
 //
-// A connection is only detached with no output of its own pending (gnet's
-// close could cut it short) and with all its input consumed or stashed, so
-// no byte is lost. A pause costs a dozen syscalls; it happens once per
-// HighWater of data held back, and never on the fast path. A client that
-// reads none of its waiting output for IdleTimeout is cut off
-// (drainStalled), so a pause never lasts for ever.
+// A socket is only taken off with no output of its own in gnet (gnet's
+// close would cut that short) and with all its input consumed or stashed,
+// so no byte is lost. When a pause cannot happen yet, it is tried again at
+// the next read; meanwhile every buffer PILB holds for a connection is
+// capped at maxHeld (twice HighWater plus one read), past which the
+// connection is reset: a peer that neither reads nor stops sending is not
+// buffered for.
+//
+// gnet has no drain callback either, so the loop polls what waits on a
+// drain: the watch list holds only those connections (paused ones, closing
+// ones, off-loop ones with held output), never the others. The poll runs
+// every millisecond after a change, and backs off to tickSlow while
+// nothing moves. A client that reads none of its waiting output for
+// IdleTimeout is cut off (drainStalled), so no wait lasts for ever.
 
-// detaching reports, from OnClose, that the close is a pause, and drops
-// the dead gnet connection.
-func (cl *clientConn) detaching() bool {
-	if cl.paused && cl.c != nil {
-		cl.c = nil
-		return true
-	}
-	return false
-}
+const (
+	// pollFast is the drain poll's period right after a pause or any
+	// progress: it bounds the stall of a fast reader per HighWater round.
+	pollFast = time.Millisecond
+)
 
-func (be *backendConn) detaching() bool {
-	if be.paused && be.c != nil {
-		be.c = nil
-		return true
-	}
-	return false
-}
-
-// input returns the client's unconsumed bytes, the stash kept across a
-// pause first. Valid until consume or the end of the callback.
-func (cl *clientConn) input() []byte {
-	if len(cl.stash) == 0 {
-		b, _ := cl.c.Peek(-1)
-		return b
-	}
-	if cl.c.InboundBuffered() > 0 {
-		b, _ := cl.c.Next(-1)
-		cl.stash = append(cl.stash, b...)
-	}
-	return cl.stash
-}
-
-// consume drops the first n bytes of input; n < 0 drops all of it.
-func (cl *clientConn) consume(n int) {
-	if len(cl.stash) == 0 {
-		if cl.c != nil {
-			discard(cl.c, n)
-		}
+// pauseBackend takes be off the loop until its client drains. It does
+// nothing when be cannot be paused now (output of its own pending): the
+// next read tries again.
+func (l *loop) pauseBackend(be *backendConn) {
+	if be.sock.st != sockOn {
 		return
 	}
-	if n < 0 || n >= len(cl.stash) {
-		cl.stash = nil // pauses are rare: hold no memory for the next
-		if n < 0 && cl.c != nil {
-			discard(cl.c, -1)
-		}
+	if be.sock.c.OutboundBuffered() > 0 || be.sock.c.InboundBuffered() > 0 {
+		l.checkHeld(be.cl)
 		return
 	}
-	cl.stash = cl.stash[:copy(cl.stash, cl.stash[n:])]
-}
-
-// pauseBackend detaches be from the loop, from be's own OnTraffic, which
-// must then return gnet.Close. It returns false when be cannot be paused
-// now (output of its own pending, input not consumed).
-func (l *loop) pauseBackend(be *backendConn) bool {
-	if be.c.OutboundBuffered() > 0 || be.c.InboundBuffered() > 0 {
-		return false
+	if !l.detach(&be.sock) {
+		return
 	}
-	fd, err := be.c.Dup()
-	if err != nil {
-		return false
-	}
-	be.paused = true
-	be.pausedFD = fd
+	l.srv.pauses.Add(1)
+	l.wheel.set(&be.tm, 0) // the client's drain is watched instead
 	if cl := be.cl; cl != nil {
 		cl.drainSince = 0 // a new wait: measure its progress from now
 	}
-	l.addWatch(watchItem{be: be})
-	return true
+	l.watchBackend(be)
 }
 
-// pauseClient detaches cl from the loop, from cl's own OnTraffic, which
-// must then return gnet.Close. Unconsumed input moves to the stash.
-func (l *loop) pauseClient(cl *clientConn) bool {
-	if cl.c.OutboundBuffered() > 0 {
-		return false
+// checkHeld resets a client whose output is past maxHeld: a pause could
+// not stop its backend, and the client is not reading.
+func (l *loop) checkHeld(cl *clientConn) {
+	if cl != nil && cl.sock.out() > l.maxHeld {
+		l.resetClient(cl, ErrOverflow)
 	}
-	fd, err := cl.c.Dup()
-	if err != nil {
-		return false
-	}
-	if cl.c.InboundBuffered() > 0 {
-		b, _ := cl.c.Next(-1)
-		cl.stash = append(cl.stash, b...)
-	}
-	cl.paused = true
-	cl.pausedFD = fd
-	l.addWatch(watchItem{cl: cl})
-	if be := cl.be; be != nil && !cl.reqDone {
-		l.armDeadlines(cl, be) // the backend is not reading: its clock runs
-	}
-	return true
 }
 
-// resumeBackend enrolls a paused backend connection again.
-func (l *loop) resumeBackend(be *backendConn) {
-	fd := be.pausedFD
-	be.paused, be.pausedFD, be.resuming = false, -1, true
-	go func() {
-		if err := l.reenroll(be, fd); err != nil {
-			_ = l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-				be.resuming = false
-				be.state = bsClosed
-				l.removeBackend(be)
-				be.b.ConnClosed()
-				if cl := be.cl; cl != nil {
-					unbind(cl, be)
-					be.b.Release()
-					l.abortClient(cl)
-				}
-				return nil
-			}))
-		}
-	}()
-}
-
-// resumeClient enrolls a paused client connection again.
-func (l *loop) resumeClient(cl *clientConn) {
-	if !cl.paused {
-		return
-	}
-	fd := cl.pausedFD
-	cl.paused, cl.pausedFD, cl.resuming = false, -1, true
-	go func() {
-		if err := l.reenroll(cl, fd); err != nil {
-			_ = l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-				cl.resuming = false
-				l.clientGone(cl)
-				return nil
-			}))
-		}
-	}()
-}
-
-// reenroll wraps a detached socket and enrolls it on the loop, with state
-// as its context. It runs off the loop.
-func (l *loop) reenroll(state any, fd int) error {
-	f := os.NewFile(uintptr(fd), "pilb-paused")
-	nc, err := net.FileConn(f) // dups fd
-	_ = f.Close()
-	if err != nil {
-		return err
-	}
-	return l.enroll(state, nc)
-}
-
-// clientReopened runs from OnOpen when a paused client is back on the loop.
-func (l *loop) clientReopened(cl *clientConn, c gnet.Conn) gnet.Action {
-	cl.c = c
-	cl.resuming = false
-	if cl.closeOnOpen {
-		cl.closeOnOpen = false
-		return gnet.Close
-	}
-	if code := cl.failCode; code != 0 {
-		cl.failCode = 0
-		cl.keepAlive = false
-		if l.writeClient(cl, errorResponse(code, true)) {
-			l.closeClient(cl)
-		}
-		return gnet.None
-	}
-	if be := cl.be; be != nil && be.c != nil && be.c.InboundBuffered() > 0 {
-		// A response arrived while the client was away.
-		if a := l.onBackendTraffic(be); a == gnet.Close && be.c != nil {
-			_ = l.el.Close(be.c)
-		}
-		if cl.c == nil {
-			return gnet.None
+// pauseClient stops reading cl: it takes cl off the loop (what gnet read
+// of its input moves to the stash), unless gnet holds output for it (see
+// pauseBackend). When the cause is its backend not keeping up, the drain
+// watch serves the client again once the backend has drained, whether the
+// pause happened or not.
+func (l *loop) pauseClient(cl *clientConn) {
+	if cl.sock.st == sockOn && cl.sock.c.OutboundBuffered() == 0 {
+		cl.takeInput()
+		if l.detach(&cl.sock) {
+			l.srv.pauses.Add(1)
 		}
 	}
-	if len(cl.stash) > 0 && (cl.state != csExchange || !cl.reqDone) {
-		return l.onClientTraffic(cl)
-	}
-	return gnet.None
-}
-
-// closeDetachedClient closes a client that is not on the loop: paused,
-// or being enrolled again.
-func (l *loop) closeDetachedClient(cl *clientConn) {
 	switch {
-	case cl.paused:
-		_ = unix.Close(cl.pausedFD)
-		cl.paused, cl.pausedFD = false, -1
-		l.clientGone(cl)
-	case cl.resuming:
-		cl.closeOnOpen = true
+	case cl.phase == cpTunnel:
+		l.watchClient(cl) // the tunnel's clock runs on
+	case cl.phase == cpExchange && !cl.reqDone && cl.be != nil:
+		l.armDeadlines(cl, cl.be) // the backend is not reading: its clock runs
+		l.watchClient(cl)
+	}
+	// Otherwise pipelined input waits: the end of the response serves the
+	// stash, and needInput resumes the client when it is consumed.
+}
+
+// needInput is called when serveClient has consumed all the input it
+// holds and wants more: an off-loop client goes back on the loop, unless
+// it ended its output, in which case it is closed, answered or dropped.
+func (l *loop) needInput(cl *clientConn) {
+	switch cl.sock.st {
+	case sockOff:
+		if !cl.sock.eof {
+			l.reopenClient(cl)
+			return
+		}
+	case sockOn:
+		return
+	default:
+		return // on its way back
+	}
+	// The client ended its output and all of it is consumed.
+	switch cl.phase {
+	case cpIdle, cpHead:
+		l.closeClient(cl)
+	case cpExchange:
+		if !cl.reqDone {
+			l.failExchange(cl, 400, ErrIncompleteBody, fromClient)
+		}
+	case cpTunnel:
+		l.closeClient(cl)
 	}
 }
 
-// clientGone forgets a client whose socket is closed.
-func (l *loop) clientGone(cl *clientConn) {
-	cl.state = csClosed
-	cl.stash = nil
-	cl.releaseOut()
-	l.removeClient(cl)
-	l.dropBackend(cl)
+// reopenClient puts an off-loop client back on the loop; its OnOpen
+// (clientReopened) goes on where it stands.
+func (l *loop) reopenClient(cl *clientConn) {
+	l.reopen(&cl.sock, cl, func() {
+		if cl.sock.st == sockReopening {
+			cl.sock.setState(sockClosed)
+			l.gone = append(l.gone, gone{cl: cl, err: ErrReenroll})
+		}
+	})
 }
 
-// addWatch makes the ticker poll it until its peer's output drains.
-func (l *loop) addWatch(it watchItem) {
-	if it.cl != nil {
-		if it.cl.watched {
-			return
+// reopenBackend puts a paused backend connection back on the loop.
+func (l *loop) reopenBackend(be *backendConn) {
+	l.reopen(&be.sock, be, func() {
+		if be.sock.st == sockReopening {
+			be.sock.setState(sockClosed)
+			l.gone = append(l.gone, gone{be: be, err: ErrReenroll})
 		}
-		it.cl.watched = true
-	} else {
-		if it.be.watched {
-			return
-		}
-		it.be.watched = true
+	})
+}
+
+// watchClient and watchBackend make the drain poll look at a connection
+// until it no longer waits on a drain.
+func (l *loop) watchClient(cl *clientConn) {
+	if !cl.sock.watched {
+		cl.sock.watched = true
+		l.watch = append(l.watch, watchItem{cl: cl})
+		l.pollSoon()
 	}
-	l.watch = append(l.watch, it)
-	l.hot.Store(true)
 }
 
-// checkWatch resumes paused connections whose peer drained and lingers
-// closing clients whose output drained.
-func (l *loop) checkWatch() {
+func (l *loop) watchBackend(be *backendConn) {
+	if !be.sock.watched {
+		be.sock.watched = true
+		l.watch = append(l.watch, watchItem{be: be})
+		l.pollSoon()
+	}
+}
+
+// pollSoon sets the drain poll to its fastest period and wakes the ticker.
+func (l *loop) pollSoon() {
+	if l.pollEvery.Swap(int64(pollFast)) != int64(pollFast) {
+		select {
+		case l.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// pollWatch looks at every watched connection once. The poll period
+// adapts: fast while something moves, doubling up to tickSlow while
+// nothing does, off when nothing is watched.
+func (l *loop) pollWatch() {
 	items := l.watch
 	l.watch = l.watchSpare[:0]
+	progress := false
 	for _, it := range items {
+		var keep, moved bool
 		if it.cl != nil {
-			it.cl.watched = false
-			if l.watchClient(it.cl) {
-				l.addWatch(it)
+			it.cl.sock.watched = false
+			l.safely(it.cl, nil, func() { keep, moved = l.checkClient(it.cl) })
+			if keep && !it.cl.sock.watched && it.cl.alive() {
+				it.cl.sock.watched = true
+				l.watch = append(l.watch, it)
 			}
 		} else {
-			it.be.watched = false
-			if l.watchBackend(it.be) {
-				l.addWatch(it)
+			it.be.sock.watched = false
+			l.safely(nil, it.be, func() { keep, moved = l.checkBackend(it.be) })
+			if keep && !it.be.sock.watched && it.be.phase != bpClosed {
+				it.be.sock.watched = true
+				l.watch = append(l.watch, it)
 			}
 		}
+		progress = progress || moved
 	}
 	clear(items)
 	l.watchSpare = items[:0]
-	l.hot.Store(len(l.watch) > 0)
-}
-
-// watchClient acts on a watched client and reports whether to keep
-// watching it.
-func (l *loop) watchClient(cl *clientConn) bool {
-	low := l.cfg.HighWater / 4
-	switch {
-	case cl.state == csClosed:
-		return false
-	case cl.state == csClosing:
-		if cl.c == nil {
-			return false
-		}
-		if cl.c.OutboundBuffered() == 0 {
-			l.linger(cl)
-			return false
-		}
-		if l.drainStalled(cl) {
-			l.abortClient(cl)
-			return false
-		}
-		return true
-	case !cl.paused:
-		return false
-	case cl.be == nil, cl.state == csIdle, cl.state == csHead:
-		l.resumeClient(cl)
-		return false
-	case cl.state == csExchange && cl.reqDone:
-		return true // finishResponse resumes it
-	case cl.be.output() <= low:
-		l.resumeClient(cl)
-		return false
+	switch every := time.Duration(l.pollEvery.Load()); {
+	case len(l.watch) == 0:
+		l.pollEvery.Store(0)
+	case progress:
+		l.pollEvery.Store(int64(pollFast))
+	default:
+		l.pollEvery.Store(int64(min(max(2*every, pollFast), tickSlow)))
 	}
-	return true
 }
 
-// watchBackend acts on a paused backend connection and reports whether to
-// keep watching it.
-func (l *loop) watchBackend(be *backendConn) bool {
-	if !be.paused {
-		return false
+// checkClient acts on a watched client and reports whether to keep
+// watching it and whether anything moved.
+func (l *loop) checkClient(cl *clientConn) (keep, moved bool) {
+	if !cl.alive() {
+		return false, false
+	}
+	if cl.sock.st == sockOff && cl.sock.heldLen() > 0 {
+		p, err := cl.sock.flush()
+		if err != nil {
+			l.sockFailed(cl, nil, err)
+			return false, false
+		}
+		moved = p
+	}
+	switch cl.phase {
+	case cpClosing:
+		if l.drainStalled(cl, cl.sock.out()) {
+			l.resetClient(cl, ErrClientStalled)
+			return false, moved
+		}
+		return l.closing(cl), moved
+	case cpAborting:
+		if l.drainStalled(cl, cl.sock.out()+cl.sock.unsent()) {
+			l.resetClient(cl, ErrClientStalled)
+			return false, moved
+		}
+		return l.aborting(cl), moved
+	case cpExchange, cpTunnel:
+		if be := cl.be; be != nil && (cl.phase == cpTunnel || !cl.reqDone) {
+			// Held back for its backend's sake.
+			if be.sock.out() <= l.cfg.HighWater/4 {
+				l.serveClient(cl)
+				return cl.alive() && cl.sock.st == sockOff && cl.sock.heldLen() > 0, true
+			}
+			return true, moved
+		}
+	}
+	return cl.sock.st == sockOff && cl.sock.heldLen() > 0, moved
+}
+
+// checkBackend acts on a watched backend connection (see checkClient).
+func (l *loop) checkBackend(be *backendConn) (keep, moved bool) {
+	if be.phase == bpClosed {
+		return false, false
+	}
+	if be.sock.st == sockOff && be.sock.heldLen() > 0 {
+		p, err := be.sock.flush()
+		if err != nil {
+			l.sockFailed(nil, be, err)
+			return false, false
+		}
+		moved = p
+	}
+	if be.sock.st != sockOff {
+		return false, moved
 	}
 	cl := be.cl
-	if cl == nil || cl.state == csClosed {
-		l.closePaused(be)
-		return false
+	if cl == nil || !cl.alive() {
+		l.closeBackend(be)
+		return false, moved
 	}
-	if cl.c != nil && cl.c.OutboundBuffered() <= l.cfg.HighWater/4 {
-		l.resumeBackend(be)
-		return false
+	if cl.sock.out() <= l.cfg.HighWater/4 {
+		l.reopenBackend(be)
+		return false, true
 	}
-	if cl.c != nil && l.drainStalled(cl) {
+	if l.drainStalled(cl, cl.sock.out()) {
 		l.abortExchange(be, ErrClientStalled)
-		return false
+		return false, moved
 	}
-	return true
+	return true, moved
 }
 
-// drainStalled reports whether a client with output waiting has read none
-// of it for IdleTimeout: a client that stopped reading would otherwise
-// hold its connection, and a paused backend connection, for ever.
-func (l *loop) drainStalled(cl *clientConn) bool {
-	n := cl.c.OutboundBuffered()
+// drainStalled reports whether a client owed n bytes has read none of
+// what it is owed for IdleTimeout: a client that stopped reading would
+// otherwise hold its connection, and a paused backend connection, for ever.
+func (l *loop) drainStalled(cl *clientConn, n int) bool {
 	if n < cl.drainLeft || cl.drainSince == 0 {
 		cl.drainLeft, cl.drainSince = n, l.now
 		return false
 	}
 	cl.drainLeft = n
 	return l.now-cl.drainSince > int64(l.cfg.IdleTimeout)
+}
+
+// clientReopened runs from OnOpen when an off-loop client is back on the
+// loop: it goes on where it stands.
+func (l *loop) clientReopened(cl *clientConn, c gnet.Conn) {
+	if !cl.sock.reopened(c) {
+		return // the held output's write failed: its teardown is queued
+	}
+	switch cl.phase {
+	case cpClosed:
+		l.shut(&cl.sock, true) // reset or gone while it was off
+	case cpClosing:
+		l.closing(cl)
+	case cpAborting:
+		l.aborting(cl)
+	default:
+		if be := cl.be; be != nil && cl.phase == cpExchange && !cl.reqDone {
+			l.armDeadlines(cl, be)
+		}
+		l.serveClient(cl)
+	}
 }

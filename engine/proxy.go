@@ -1,20 +1,21 @@
 package engine
 
 import (
-	"github.com/panjf2000/gnet/v2"
 	"github.com/valyala/bytebufferpool"
 
 	"github.com/pilb-proxy/pilb/httpparse"
 )
 
 // This file is the hot path: a request from the client's OnTraffic to the
-// backend write (onClientTraffic, startExchange, dispatch), and the
-// response from the backend's OnTraffic back to the client
-// (onBackendTraffic, forwardResponseBody, finishResponse).
+// backend write (serveClient, startExchange, dispatch), and the response
+// from the backend's OnTraffic back to the client (serveBackend,
+// startResponse, forwardResponseBody, finishResponse).
 //
-// Writes to a peer can fail, and gnet then closes the peer at once: its
-// OnClose runs inside the write. Every write is therefore followed by a
-// check that the exchange is still the one this code was working on.
+// A write can close the connection written to: gnet closes it inside the
+// call when the write fails, and its teardown is queued (guard.go). So
+// writeClient and writeBackend report whether the connection is still
+// alive, and code that gets false stops touching it; the other side of the
+// exchange stays intact until the callback ends.
 
 const (
 	// maxRetainedBody is the largest request body kept in clientConn.out
@@ -32,84 +33,105 @@ const (
 	inlineBody = 16 << 10
 )
 
-// onClientTraffic consumes what a client sent: request heads, request
-// bodies, tunnel bytes. It loops while it makes progress, since one read
-// may hold several pipelined requests (each waits for the previous
-// response: one request at a time upstream).
-func (l *loop) onClientTraffic(cl *clientConn) gnet.Action {
-	cl.inTraffic = true
-	defer func() { cl.inTraffic = false }()
-	for cl.c != nil {
-		switch cl.state {
-		case csIdle, csHead:
+// serveClient consumes what a client sent: request heads, request bodies,
+// tunnel bytes. It loops while it makes progress, since one read may hold
+// several pipelined requests (each waits for the previous response: one
+// request at a time upstream).
+func (l *loop) serveClient(cl *clientConn) {
+	if cl.busy {
+		return // running further up the stack, which goes on
+	}
+	cl.busy = true
+	l.serveClientLoop(cl)
+	cl.busy = false
+}
+
+func (l *loop) serveClientLoop(cl *clientConn) {
+	for cl.alive() {
+		if cl.phase < cpClosing && cl.inputLen() > l.maxHeld {
+			// A pause could not happen (output pending) and the client
+			// kept sending: it is not reading what it asked for.
+			l.resetClient(cl, ErrOverflow)
+			return
+		}
+		switch cl.phase {
+		case cpIdle, cpHead:
 			buf := cl.input()
 			if len(buf) == 0 {
-				return gnet.None
+				l.needInput(cl)
+				return
 			}
-			if cl.state == csIdle {
-				cl.state = csHead
-				cl.deadline = l.now + int64(l.cfg.HeaderTimeout)
+			if cl.phase == cpIdle {
+				cl.setPhase(cpHead)
+				l.wheel.set(&cl.tm, l.now+int64(l.cfg.HeaderTimeout))
 			}
 			r := &l.req
 			r.Scanned = cl.scanned
 			n, err := httpparse.ParseRequest(buf, r)
 			if err == httpparse.ErrNeedMore {
 				cl.scanned = r.Scanned
-				return gnet.None
+				if cl.sock.st != sockOn {
+					l.needInput(cl)
+				}
+				return
 			}
 			cl.scanned = 0
 			if err != nil {
-				l.rejectRequest(cl, httpparse.Status(err), err)
+				l.rejectRequest(cl, httpparse.Status(err), err, isHEADPrefix(buf))
 				continue
 			}
 			l.startExchange(cl, buf, n)
 
-		case csExchange:
+		case cpExchange:
 			if cl.reqDone {
 				// Pipelined requests wait in the input until the response
 				// ends; past the high-water mark the client is not read.
-				if cl.c.InboundBuffered() > l.cfg.HighWater && l.pauseClient(cl) {
-					return gnet.Close
+				if cl.inputLen() > l.cfg.HighWater {
+					l.pauseClient(cl)
 				}
-				return gnet.None
+				return
 			}
-			buf := cl.input()
-			if len(buf) == 0 {
-				return gnet.None
-			}
-			if !l.forwardRequestBody(cl, buf) {
-				if cl.state == csExchange && cl.be == nil {
-					return gnet.None // answered while detached: see clientReopened
-				}
-				continue
-			}
-			if cl.c != nil && cl.be != nil && !cl.reqDone && cl.be.output() > l.cfg.HighWater && l.pauseClient(cl) {
-				return gnet.Close
-			}
-
-		case csTunnel:
-			buf := cl.input()
-			if len(buf) == 0 {
-				return gnet.None
+			if cl.bodyRefused {
+				cl.consume(-1)
+				return
 			}
 			be := cl.be
-			ok := l.writeBackend(be, buf)
-			if cl.c == nil {
-				return gnet.None
+			if be.sock.out() > l.cfg.HighWater {
+				l.pauseClient(cl) // the backend is not keeping up with the body
+				return
+			}
+			buf := cl.input()
+			if len(buf) == 0 {
+				l.needInput(cl)
+				return
+			}
+			l.forwardRequestBody(cl, be, buf)
+
+		case cpTunnel:
+			be := cl.be
+			if be.sock.out() > l.cfg.HighWater {
+				l.pauseClient(cl)
+				return
+			}
+			buf := cl.input()
+			if len(buf) == 0 {
+				l.needInput(cl)
+				return
+			}
+			if !l.writeBackend(be, buf) {
+				return
 			}
 			cl.consume(len(buf))
-			cl.deadline = l.now + int64(l.cfg.TunnelTimeout)
-			if ok && be.output() > l.cfg.HighWater && l.pauseClient(cl) {
-				return gnet.Close
-			}
-			return gnet.None
+			l.wheel.set(&cl.tm, l.now+int64(l.cfg.TunnelTimeout))
 
-		default: // closing, lingering: what the client still sends is dropped
+		default: // closing, lingering, aborting: what the client still sends is dropped
 			cl.consume(-1)
-			return gnet.None
+			if cl.phase == cpLinger {
+				l.lingerOn(cl) // still sending: keep lingering
+			}
+			return
 		}
 	}
-	return gnet.None
 }
 
 // startExchange takes the request head parsed into l.req from buf[:n]:
@@ -120,7 +142,7 @@ func (l *loop) startExchange(cl *clientConn, buf []byte, n int) {
 	if string(r.Method) == "CONNECT" {
 		// PILB is a reverse proxy: it does not open tunnels to arbitrary
 		// hosts (RFC 9110 §9.3.6).
-		l.rejectRequest(cl, 501, nil)
+		l.rejectRequest(cl, 501, nil, false)
 		return
 	}
 	cl.minor = r.Minor
@@ -131,7 +153,7 @@ func (l *loop) startExchange(cl *clientConn, buf []byte, n int) {
 	cl.reqBody.reset(r.Body, r.ContentLength)
 	cl.closeAfter = false
 	cl.respStarted = false
-	cl.deadline = 0
+	cl.bodyRefused = false
 	cl.tries = 0
 	if cl.out == nil {
 		cl.out = outPool.Get()
@@ -142,10 +164,10 @@ func (l *loop) startExchange(cl *clientConn, buf []byte, n int) {
 	cl.reqDone = cl.reqBody.empty()
 	if rest := buf[n:]; !cl.reqDone && len(rest) > 0 {
 		// The body bytes already here go up with the head, up to
-		// maxRetainedBody; the rest streams from onClientTraffic.
+		// maxRetainedBody; the rest streams from serveClient.
 		k, done, err := cl.reqBody.take(rest[:min(len(rest), maxRetainedBody)])
 		if err != nil {
-			l.rejectRequest(cl, httpparse.Status(err), err)
+			l.rejectRequest(cl, httpparse.Status(err), err, cl.isHEAD)
 			return
 		}
 		cl.out.B = append(cl.out.B, rest[:k]...)
@@ -154,7 +176,7 @@ func (l *loop) startExchange(cl *clientConn, buf []byte, n int) {
 	}
 	cl.retained = cl.reqDone
 	cl.consume(consumed)
-	cl.state = csExchange
+	cl.setPhase(cpExchange)
 	l.dispatch(cl, cl.out.B)
 }
 
@@ -190,11 +212,16 @@ func (l *loop) dispatch(cl *clientConn, req []byte) {
 		l.failExchange(cl, 503, ErrNoBackend, fromInternal)
 		return
 	}
-	be, ok := l.pool.Get(b)
-	if !ok {
+	be, pooled := l.pool.Get(b)
+	for pooled && (be.phase != bpIdle || be.sock.st != sockOn) {
+		// Closed by gnet in this very callback, its teardown queued.
+		be, pooled = l.pool.Get(b)
+	}
+	if !pooled {
 		be = l.dial(b)
 	}
 	bind(cl, be)
+	be.pooled = pooled
 	l.armDeadlines(cl, be)
 	l.writeBackend(be, req)
 }
@@ -203,79 +230,85 @@ func (l *loop) dispatch(cl *clientConn, req []byte) {
 // whole request is handed over, the backend has BackendTimeout to answer
 // (and to say more, while a body streams). Before that, a client that goes
 // quiet in its body has IdleTimeout; a backend that stops reading it has
-// BackendTimeout from the moment the client is paused for its sake.
+// BackendTimeout from the moment the client is held back for its sake.
 func (l *loop) armDeadlines(cl *clientConn, be *backendConn) {
 	switch {
-	case cl.reqDone:
-		be.deadline = l.now + int64(l.cfg.BackendTimeout)
-		cl.deadline = 0
-	case cl.paused:
-		be.deadline = l.now + int64(l.cfg.BackendTimeout)
+	case cl.reqDone, be.sock.out() > l.cfg.HighWater:
+		l.wheel.set(&be.tm, l.now+int64(l.cfg.BackendTimeout))
+		l.wheel.set(&cl.tm, 0)
 	default:
-		be.deadline = 0
-		cl.deadline = l.now + int64(l.cfg.IdleTimeout)
+		l.wheel.set(&be.tm, 0)
+		l.wheel.set(&cl.tm, l.now+int64(l.cfg.IdleTimeout))
 	}
 }
 
 // forwardRequestBody hands the body bytes at the head of buf to the
-// backend and consumes them. It returns false when the exchange ended or
-// changed under it (a failed write, a bad chunk).
-func (l *loop) forwardRequestBody(cl *clientConn, buf []byte) bool {
-	be := cl.be
-	if be == nil {
-		return false
-	}
+// backend and consumes them.
+func (l *loop) forwardRequestBody(cl *clientConn, be *backendConn, buf []byte) {
 	k, done, err := cl.reqBody.take(buf)
 	if err != nil {
 		l.failExchange(cl, httpparse.Status(err), err, fromClient)
-		return false
+		return
 	}
-	if !l.writeBackend(be, buf[:k]) || cl.be != be || cl.c == nil {
-		return false
+	if !l.writeBackend(be, buf[:k]) || cl.be != be {
+		return
 	}
 	cl.consume(k)
 	cl.reqDone = done
 	l.armDeadlines(cl, be)
+}
+
+// writeBackend writes p to be wherever its socket is. It returns false
+// when be is gone (its teardown queued).
+func (l *loop) writeBackend(be *backendConn, p []byte) bool {
+	if err := be.sock.write(p); err != nil {
+		if be.sock.st != sockClosed {
+			l.sockFailed(nil, be, err)
+		}
+		return false
+	}
+	if be.sock.st == sockOff && be.sock.heldLen() > 0 {
+		l.watchBackend(be)
+	}
 	return true
 }
 
-// writeBackend writes p to be, or keeps it until be is connected. It
-// returns false when the write failed (be is closed by then, and the
-// exchange handed to backendGone).
-func (l *loop) writeBackend(be *backendConn, p []byte) bool {
-	if be.c == nil {
-		be.pending = append(be.pending, p...)
-		return true
+// writeClient writes p to the client wherever its socket is. It returns
+// false when the client is gone (its teardown queued).
+func (l *loop) writeClient(cl *clientConn, p []byte) bool {
+	if err := cl.sock.write(p); err != nil {
+		if cl.sock.st != sockClosed {
+			l.sockFailed(cl, nil, err)
+		}
+		return false
 	}
-	_, err := be.c.Write(p)
-	return err == nil
+	if cl.sock.st == sockOff && cl.sock.heldLen() > 0 {
+		l.watchClient(cl)
+	}
+	return true
 }
 
-// onBackendTraffic consumes what a backend sent: interim and final
-// response heads, the body, tunnel bytes.
-func (l *loop) onBackendTraffic(be *backendConn) gnet.Action {
-	for {
+// serveBackend consumes what a backend sent: interim and final response
+// heads, the body, tunnel bytes. It always consumes all it can: a
+// response never waits for its client to be on the loop.
+func (l *loop) serveBackend(be *backendConn) {
+	for be.phase != bpClosed && be.sock.st == sockOn {
 		cl := be.cl
-		if cl != nil && cl.c == nil && cl.state != csClosed {
-			// The client is detached by a pause (or being enrolled again):
-			// what the backend sent waits in the buffer until it is back.
-			l.resumeClient(cl)
-			return gnet.None
-		}
-		if cl == nil || be.c == nil {
+		if cl == nil {
 			// An idle pooled connection spoke out of turn (a late 408, say):
 			// it can no longer be trusted to frame the next response.
-			if be.c != nil {
-				discard(be.c, -1)
-			}
-			return gnet.Close
+			l.closeBackend(be)
+			return
 		}
-		switch be.state {
-		case bsHead:
-			buf, _ := be.c.Peek(-1)
-			if len(buf) == 0 {
-				return gnet.None
-			}
+		if !cl.alive() {
+			return // its teardown, queued, closes be
+		}
+		buf, _ := be.sock.c.Peek(-1)
+		if len(buf) == 0 {
+			return
+		}
+		switch be.phase {
+		case bpRequest:
 			if !be.gotResp {
 				be.gotResp = true
 				cl.releaseOut() // no retry from here on
@@ -285,75 +318,83 @@ func (l *loop) onBackendTraffic(be *backendConn) gnet.Action {
 			n, err := httpparse.ParseResponse(buf, r, cl.isHEAD)
 			if err == httpparse.ErrNeedMore {
 				be.scanned = r.Scanned
-				return gnet.None
+				return
 			}
 			be.scanned = 0
 			if err != nil {
 				l.failExchange(cl, 502, err, fromBackend)
-				return gnet.None
+				return
 			}
 			if r.Status < 200 {
 				if r.Status != 101 {
-					l.forwardInterim(cl, r)
-					discard(be.c, n)
+					ok := l.forwardInterim(cl, r)
+					discard(be, n)
+					if !ok {
+						return
+					}
 					continue
 				}
 				if !cl.upgrade {
 					l.failExchange(cl, 502, ErrBadResponse, fromBackend)
-					return gnet.None
+					return
 				}
 			}
 			if !l.startResponse(be, cl, buf, n) {
-				return gnet.None
+				return
 			}
 
-		case bsBody:
-			buf, _ := be.c.Peek(-1)
-			if len(buf) == 0 {
-				return gnet.None
-			}
+		case bpBody:
 			k, done, ok := l.forwardResponseBody(be, cl, buf)
 			if !ok {
-				return gnet.None
+				return
 			}
-			discard(be.c, k)
+			discard(be, k)
 			if done {
 				l.finishResponse(be)
-				return gnet.None
+				return
 			}
-			return l.afterResponseWrite(be, cl)
+			l.afterResponseWrite(be, cl)
+			return
 
-		case bsTunnel:
-			buf, _ := be.c.Peek(-1)
-			if len(buf) == 0 {
-				return gnet.None
+		case bpTunnel:
+			if !l.writeClient(cl, buf) {
+				return
 			}
-			if !l.writeClient(cl, buf) || be.cl != cl {
-				return gnet.None
-			}
-			discard(be.c, -1)
-			cl.deadline = l.now + int64(l.cfg.TunnelTimeout)
-			return l.afterResponseWrite(be, cl)
+			discard(be, -1)
+			l.wheel.set(&cl.tm, l.now+int64(l.cfg.TunnelTimeout))
+			l.afterResponseWrite(be, cl)
+			return
 
 		default:
-			return gnet.None
+			return
 		}
 	}
 }
 
+// discard drops the first n input bytes of an on-loop backend connection;
+// n < 0 drops them all. gnet's Discard drops everything for n == 0 too,
+// which is never what a caller that consumed nothing means.
+func discard(be *backendConn, n int) {
+	if n != 0 && be.sock.st == sockOn {
+		_, _ = be.sock.c.Discard(n)
+	}
+}
+
 // forwardInterim passes a 1xx response on to an HTTP/1.1 client; HTTP/1.0
-// clients must not get one (RFC 9110 §15.2).
-func (l *loop) forwardInterim(cl *clientConn, r *httpparse.Response) {
+// clients must not get one (RFC 9110 §15.2). It reports whether the
+// client is still there.
+func (l *loop) forwardInterim(cl *clientConn, r *httpparse.Response) bool {
 	if cl.minor == 0 {
-		return
+		return true
 	}
 	l.buf = appendInterimHead(l.buf[:0], r)
-	l.writeClient(cl, l.buf)
+	return l.writeClient(cl, l.buf)
 }
 
 // startResponse writes the head of the final response r (parsed from
 // buf[:n]) to the client, with as much of the body as fits behind it, and
-// sets be up to stream the rest. It returns false when the exchange ended.
+// sets be up to stream the rest. It returns false when the exchange ended
+// or the client is gone.
 func (l *loop) startResponse(be *backendConn, cl *clientConn, buf []byte, n int) bool {
 	r := &l.resp
 	f := respFraming{upgrade: r.Status == 101}
@@ -371,6 +412,16 @@ func (l *loop) startResponse(be *backendConn, cl *clientConn, buf []byte, n int)
 		f.dechunk || l.srv.draining.Load())
 	f.keepAlive10 = cl.minor == 0 && !f.closeClient && !f.upgrade
 	cl.closeAfter = f.closeClient
+	if !cl.reqDone && !r.KeepAlive && !f.upgrade {
+		// The backend answered before the body ended and closes after
+		// its answer: it reads no more of the body, and writing it could
+		// only break the connection under the answer (RFC 9112 §9.6).
+		// What the client still sends is dropped; its connection ends
+		// with this response.
+		cl.bodyRefused = true
+		l.wheel.set(&cl.tm, 0)
+		cl.consume(-1)
+	}
 
 	be.respBody.reset(r.Body, r.ContentLength)
 	be.respKeepAlive = r.KeepAlive
@@ -379,32 +430,32 @@ func (l *loop) startResponse(be *backendConn, cl *clientConn, buf []byte, n int)
 	l.buf = appendResponseHead(l.buf[:0], r, f)
 	if f.upgrade {
 		cl.respStarted = true
-		be.state = bsTunnel
-		cl.state = csTunnel
-		be.deadline = 0
-		cl.deadline = l.now + int64(l.cfg.TunnelTimeout)
+		be.setPhase(bpTunnel)
+		cl.setPhase(cpTunnel)
+		l.wheel.set(&be.tm, 0)
+		l.wheel.set(&cl.tm, l.now+int64(l.cfg.TunnelTimeout))
 		rest := buf[n:]
 		if len(rest) <= inlineBody {
 			l.buf = append(l.buf, rest...)
 			rest = nil
 		}
-		if !l.writeClient(cl, l.buf) || (len(rest) > 0 && !l.writeClient(cl, rest)) || be.cl != cl {
+		if !l.writeClient(cl, l.buf) || (len(rest) > 0 && !l.writeClient(cl, rest)) {
 			return false
 		}
-		discard(be.c, -1)
+		discard(be, -1)
 		// Bytes the client sent behind the upgrade request belong to the
 		// new protocol: hand them over now.
-		l.kickClient(cl)
-		return be.cl == cl
+		l.serveClient(cl)
+		return false
 	}
 
-	be.state = bsBody
+	be.setPhase(bpBody)
 	if be.respBody.empty() {
 		cl.respStarted = true
-		if !l.writeClient(cl, l.buf) || be.cl != cl {
+		if !l.writeClient(cl, l.buf) {
 			return false
 		}
-		discard(be.c, n)
+		discard(be, n)
 		l.finishResponse(be)
 		return false
 	}
@@ -419,21 +470,24 @@ func (l *loop) startResponse(be *backendConn, cl *clientConn, buf []byte, n int)
 		}
 		l.buf = append(l.buf, rest[:k]...)
 		cl.respStarted = true
-		if !l.writeClient(cl, l.buf) || be.cl != cl {
+		if !l.writeClient(cl, l.buf) {
 			return false
 		}
-		discard(be.c, n+k)
+		discard(be, n+k)
+		l.wheel.set(&be.tm, l.now+int64(l.cfg.BackendTimeout))
 		if done {
 			l.finishResponse(be)
 			return false
 		}
-		return true
-	}
-	cl.respStarted = true
-	if !l.writeClient(cl, l.buf) || be.cl != cl {
+		l.afterResponseWrite(be, cl)
 		return false
 	}
-	discard(be.c, n)
+	cl.respStarted = true
+	if !l.writeClient(cl, l.buf) {
+		return false
+	}
+	discard(be, n)
+	l.wheel.set(&be.tm, l.now+int64(l.cfg.BackendTimeout))
 	return true
 }
 
@@ -449,44 +503,33 @@ func (l *loop) forwardResponseBody(be *backendConn, cl *clientConn, buf []byte) 
 				l.abortExchange(be, err)
 				return 0, false, false
 			}
-			if len(data) > 0 && (!l.writeClient(cl, data) || be.cl != cl) {
+			if len(data) > 0 && !l.writeClient(cl, data) {
 				return 0, false, false
 			}
 			n += k
 			done = fin
 		}
-		be.deadline = l.now + int64(l.cfg.BackendTimeout)
-		return n, done, true
+	} else {
+		k, fin, err := be.respBody.take(buf)
+		if err != nil {
+			l.abortExchange(be, err)
+			return 0, false, false
+		}
+		if !l.writeClient(cl, buf[:k]) {
+			return 0, false, false
+		}
+		n, done = k, fin
 	}
-	k, done, err := be.respBody.take(buf)
-	if err != nil {
-		l.abortExchange(be, err)
-		return 0, false, false
-	}
-	if !l.writeClient(cl, buf[:k]) || be.cl != cl {
-		return 0, false, false
-	}
-	be.deadline = l.now + int64(l.cfg.BackendTimeout)
-	return k, done, true
+	l.wheel.set(&be.tm, l.now+int64(l.cfg.BackendTimeout))
+	return n, done, true
 }
 
 // afterResponseWrite stops reading the backend when the client is not
 // keeping up (see pause.go).
-func (l *loop) afterResponseWrite(be *backendConn, cl *clientConn) gnet.Action {
-	if cl.c != nil && cl.c.OutboundBuffered() > l.cfg.HighWater && l.pauseBackend(be) {
-		return gnet.Close
+func (l *loop) afterResponseWrite(be *backendConn, cl *clientConn) {
+	if cl.sock.out() > l.cfg.HighWater {
+		l.pauseBackend(be)
 	}
-	return gnet.None
-}
-
-// writeClient writes p to the client. It returns false when the write
-// failed (the client is closed by then, and its exchange torn down).
-func (l *loop) writeClient(cl *clientConn, p []byte) bool {
-	if cl.c == nil {
-		return false
-	}
-	_, err := cl.c.Write(p)
-	return err == nil
 }
 
 // finishResponse ends an exchange whose response is complete: the backend
@@ -494,40 +537,32 @@ func (l *loop) writeClient(cl *clientConn, p []byte) bool {
 // goes on with its next request or is closed.
 func (l *loop) finishResponse(be *backendConn) {
 	cl := be.cl
-	reuse := be.respKeepAlive && cl.reqDone && be.c != nil && be.c.InboundBuffered() == 0
+	reuse := be.respKeepAlive && cl.reqDone && be.sock.st == sockOn && be.sock.c.InboundBuffered() == 0
 	unbind(cl, be)
-	be.b.Release()
 	be.b.ReportSuccess(l.now)
 	if reuse {
 		l.idleBackend(be)
 	} else {
 		l.closeBackend(be)
 	}
-	if cl.closeAfter || !cl.reqDone || cl.state == csClosed {
+	if cl.closeAfter || !cl.reqDone {
 		// A body the backend did not wait for is still on its way: the
 		// client cannot be read for a next request.
 		l.closeClient(cl)
 		return
 	}
-	cl.state = csIdle
-	cl.deadline = l.now + int64(l.cfg.IdleTimeout)
-	l.kickClient(cl)
+	l.nextRequest(cl)
 }
 
-// kickClient processes input that arrived while the client waited for a
-// response (pipelined requests, tunnel bytes), unless onClientTraffic is
-// already running further up the stack and will get to it.
-func (l *loop) kickClient(cl *clientConn) {
-	if cl.paused {
-		l.resumeClient(cl)
+// nextRequest makes an exchanged client idle and reads on.
+func (l *loop) nextRequest(cl *clientConn) {
+	cl.setPhase(cpIdle)
+	l.wheel.set(&cl.tm, l.now+int64(l.cfg.IdleTimeout))
+	if l.srv.draining.Load() && cl.inputLen() == 0 {
+		l.closeClient(cl)
 		return
 	}
-	if cl.inTraffic || cl.c == nil {
-		return
-	}
-	if len(cl.stash) > 0 || cl.c.InboundBuffered() > 0 {
-		l.onClientTraffic(cl)
-	}
+	l.serveClient(cl)
 }
 
 // otherCodings reports whether a response applies a transfer coding other
@@ -540,4 +575,13 @@ func otherCodings(r *httpparse.Response) bool {
 		}
 	}
 	return false
+}
+
+// isHEADPrefix reports whether a request that failed to parse starts as a
+// HEAD request, so that PILB's answer to it carries no body.
+func isHEADPrefix(buf []byte) bool {
+	for len(buf) >= 2 && buf[0] == '\r' && buf[1] == '\n' {
+		buf = buf[2:]
+	}
+	return len(buf) >= 5 && string(buf[:5]) == "HEAD "
 }

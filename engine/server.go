@@ -13,6 +13,7 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 	"github.com/panjf2000/gnet/v2/pkg/logging"
+	"golang.org/x/sys/unix"
 
 	"github.com/pilb-proxy/pilb/internal/gnetlog"
 )
@@ -47,7 +48,16 @@ type Server struct {
 	draining atomic.Bool
 	clients  atomic.Int64
 	kickOnce sync.Once
+
+	panics   atomic.Int64 // panics recovered on the loops (guard.go)
+	pauses   atomic.Int64 // sockets taken off a loop by flow control (pause.go)
+	panicLog panicLog
 }
+
+// Panics returns the number of panics recovered on the event loops since
+// start. Each cost the connection pair it concerned, nothing more; any is
+// a bug, logged with its stack at error.
+func (s *Server) Panics() int64 { return s.panics.Load() }
 
 // New checks cfg and returns a Server ready to Serve.
 func New(cfg Config) (*Server, error) {
@@ -102,9 +112,13 @@ func (s *Server) Addr() string { return s.addr }
 func (s *Server) Serve() error {
 	defer close(s.stopped)
 	defer s.cancel()
+	defer s.closeDetached()
 	err := gnet.Run(s, "tcp://"+s.addr,
 		gnet.WithNumEventLoop(s.cfg.Loops),
 		gnet.WithReusePort(true),
+		// A restart binds even while connections of the previous server
+		// (pilb or another) sit in TIME_WAIT on the port.
+		gnet.WithReuseAddr(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithReadBufferCap(readBufferCap),
 		gnet.WithLogger(gnetlog.New(s.log)),
@@ -214,7 +228,8 @@ func (s *Server) kickLoops() {
 		if err != nil {
 			continue // this loop starts on its first client instead
 		}
-		be := &backendConn{b: b, state: bsDialing, pausedFD: -1}
+		be := &backendConn{b: b, sock: sock{fd: -1}}
+		be.tm.be = be
 		b.ConnOpened()
 		ctx := gnet.NewNetConnContext(gnet.NewContext(context.Background(), be), nc)
 		ch, err := s.eng.Register(ctx)
@@ -244,9 +259,30 @@ func (s *Server) loopOf(c gnet.Conn) *loop {
 	return l
 }
 
+// closeDetached closes the descriptors PILB holds itself (sockets off the
+// loops) once the engine has stopped: gnet closed the rest.
+func (s *Server) closeDetached() {
+	s.loopsMu.Lock()
+	defer s.loopsMu.Unlock()
+	for _, l := range s.loops {
+		for _, cl := range l.clients {
+			if cl.sock.st == sockOff {
+				_ = unix.Close(cl.sock.fd)
+				cl.sock.st = sockClosed
+			}
+		}
+		for _, be := range l.backends {
+			if be.sock.st == sockOff {
+				_ = unix.Close(be.sock.fd)
+				be.sock.st = sockClosed
+			}
+		}
+	}
+}
+
 // OnOpen takes accepted clients, and backend connections that finished
 // dialing or come back from a pause.
-func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+func (s *Server) OnOpen(c gnet.Conn) (out []byte, action gnet.Action) {
 	switch x := c.Context().(type) {
 	case *backendConn:
 		if x.l == nil { // registered by kickLoops
@@ -254,9 +290,17 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 			x.l.addBackend(x)
 			x.l.dialing[x.b]++
 		}
-		return nil, x.l.backendOpened(x, c)
+		l := x.l
+		l.enter(c)
+		defer l.leave(x.cl, x, &action)
+		l.backendOpened(x, c)
+		return nil, gnet.None
 	case *clientConn:
-		return nil, x.l.clientReopened(x, c)
+		l := x.l
+		l.enter(c)
+		defer l.leave(x, x.be, &action)
+		l.clientReopened(x, c)
+		return nil, gnet.None
 	}
 	if s.draining.Load() {
 		return nil, gnet.Close
@@ -269,35 +313,49 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	}
 	l := s.loopOf(c)
 	s.kickOnce.Do(func() { go s.kickLoops() })
-	cl := &clientConn{l: l, c: c, pausedFD: -1}
+	cl := &clientConn{l: l, sock: sock{c: c, fd: -1, st: sockOn}}
+	cl.tm.cl = cl
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		cl.ip = []byte(a.IP.String())
 	}
-	cl.deadline = l.now + int64(s.cfg.HeaderTimeout)
+	l.wheel.set(&cl.tm, l.now+int64(s.cfg.HeaderTimeout))
 	c.SetContext(cl)
 	l.addClient(cl)
 	return nil, gnet.None
 }
 
 // OnTraffic is the entry of both paths of proxy.go.
-func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
+func (s *Server) OnTraffic(c gnet.Conn) (action gnet.Action) {
 	switch x := c.Context().(type) {
 	case *clientConn:
-		return x.l.onClientTraffic(x)
+		l := x.l
+		l.enter(c)
+		defer l.leave(x, x.be, &action)
+		l.serveClient(x)
 	case *backendConn:
-		return x.l.onBackendTraffic(x)
+		l := x.l
+		l.enter(c)
+		defer l.leave(x.cl, x, &action)
+		l.serveBackend(x)
+	default:
+		return gnet.Close
 	}
-	return gnet.Close
+	return gnet.None
 }
 
 // OnClose hands a closed connection to its state machine.
 func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 	switch x := c.Context().(type) {
 	case *clientConn:
-		x.l.onClientClose(x)
+		l := x.l
+		l.enter(nil)
+		defer l.leave(x, x.be, nil)
+		l.onClientClose(x, c, err)
 	case *backendConn:
-		if x.l != nil {
-			x.l.onBackendClose(x, err)
+		if l := x.l; l != nil {
+			l.enter(nil)
+			defer l.leave(x.cl, x, nil)
+			l.onBackendClose(x, c, err)
 		}
 	}
 	return gnet.None

@@ -5,15 +5,26 @@ import (
 	"time"
 )
 
-// Passive health back-off. A failure reported while a backend is not ejected
-// ejects it for BaseEjection << (level-1), capped at MaxEjection, where level
-// counts the consecutive failed ejections since the last success.
+// Passive health. Connect failures and response timeouts count against a
+// backend; a failure after the request was sent (the backend closed the
+// connection, answered garbage) is about the request and counts for
+// nothing. After EjectAfter consecutive failures with no success between
+// them, the backend is ejected for a back-off: BaseEjection << (level-1),
+// capped at MaxEjection, where level counts the consecutive ejections since
+// the last success. Once a back-off has passed the backend is half-open: one
+// more failure ejects it again, for twice as long. Set.ReportFailure never
+// ejects the last available backend of its Set: with nowhere else to go,
+// requests are better tried on it than refused.
 const (
-	// BaseEjection is the back-off after the first failure. One failure
-	// ejects: a backend that refused one connect will likely refuse the next,
-	// and at proxy request rates waiting for more evidence costs thousands of
-	// failed requests (nginx's max_fails=1 default makes the same bet). Half a
-	// second keeps the cost of a single transient error (one RST) small.
+	// DefaultEjectAfter is the consecutive failures that eject a backend
+	// that was in good standing. Three: one refused connect (an RST from a
+	// restarting process, a full accept queue) does not take a backend out,
+	// while a dead one is out after three requests, each retried elsewhere
+	// (Envoy's consecutive failure detectors default to five).
+	DefaultEjectAfter = 3
+
+	// BaseEjection is the back-off of a first ejection. Half a second keeps
+	// the cost of a transient outage small.
 	BaseEjection = 500 * time.Millisecond
 
 	// MaxEjection caps the doubling so that a backend which comes back is
@@ -56,6 +67,7 @@ type Backend struct {
 	// ejections since the last success and sets the next back-off's length.
 	ejectedUntil atomic.Int64
 	failLevel    atomic.Int32
+	consecFails  atomic.Int32 // failures since the last success
 
 	inUse atomic.Int64 // requests in flight: Acquire minus Release
 	conns atomic.Int64 // open connections: ConnOpened minus ConnClosed
@@ -93,17 +105,22 @@ func (b *Backend) Full() bool {
 	return b.MaxConns > 0 && b.inUse.Load() >= int64(b.MaxConns)
 }
 
-// ReportFailure records a failed connect or exchange at now (Unix
-// nanoseconds) and returns the back-off it started, or 0 when the backend
-// was already ejected at now.
+// countFailure records one failure and reports whether the backend has
+// now failed often enough to be ejected: ejectAfter consecutive failures,
+// or one while half-open (ejected before, no success since).
+func (b *Backend) countFailure(ejectAfter int32) bool {
+	n := b.consecFails.Add(1)
+	return n >= ejectAfter || b.failLevel.Load() > 0
+}
+
+// Eject starts a passive back-off at now (Unix nanoseconds) and returns
+// its length, or 0 when the backend was already ejected at now.
 //
-// Failures inside an ongoing back-off are the same incident (requests sent
+// Ejections inside an ongoing back-off are the same incident (requests sent
 // before the ejection, failing on several loops at once) and neither extend
 // nor lengthen it; counting them would jump a backend to MaxEjection after
-// one outage. Once the back-off has passed, the backend is half-open: the
-// next request is a trial, and if it fails too the backend is ejected again
-// for twice as long.
-func (b *Backend) ReportFailure(now int64) time.Duration {
+// one outage.
+func (b *Backend) Eject(now int64) time.Duration {
 	for {
 		until := b.ejectedUntil.Load()
 		if now < until {
@@ -121,12 +138,16 @@ func (b *Backend) ReportFailure(now int64) time.Duration {
 }
 
 // ReportSuccess records a completed exchange at now (Unix nanoseconds). It
-// resets the back-off level, so that the next failure ejects for only
-// BaseEjection, unless the backend is still ejected at now: a request sent
-// before the ejection proves little about the backend's present.
+// clears the consecutive failures and resets the back-off level, so that
+// the next ejection is for only BaseEjection, unless the backend is still
+// ejected at now: a request sent before the ejection proves little about
+// the backend's present.
 func (b *Backend) ReportSuccess(now int64) {
 	// Load before Store: a success is the common case and a store would
 	// bounce the cache line between loops on every response.
+	if b.consecFails.Load() != 0 {
+		b.consecFails.Store(0)
+	}
 	if b.failLevel.Load() != 0 && now >= b.ejectedUntil.Load() {
 		b.failLevel.Store(0)
 	}
@@ -135,6 +156,9 @@ func (b *Backend) ReportSuccess(now int64) {
 // Failures returns the number of consecutive ejections since the last
 // success; 0 for a backend in good standing.
 func (b *Backend) Failures() int { return int(b.failLevel.Load()) }
+
+// ConsecutiveFailures returns the failures counted since the last success.
+func (b *Backend) ConsecutiveFailures() int { return int(b.consecFails.Load()) }
 
 // ejection returns the back-off for the given level, 1 or more.
 func ejection(level int32) time.Duration {

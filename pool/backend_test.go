@@ -41,7 +41,7 @@ func TestBackoffGrowthAndRecovery(t *testing.T) {
 		8 * time.Second, 16 * time.Second, 30 * time.Second, 30 * time.Second,
 	}
 	for i, w := range want {
-		d := b.ReportFailure(now)
+		d := b.Eject(now)
 		if d != w {
 			t.Fatalf("failure %d: back-off %v, want %v", i+1, d, w)
 		}
@@ -49,7 +49,7 @@ func TestBackoffGrowthAndRecovery(t *testing.T) {
 			t.Fatalf("failure %d: available during back-off", i+1)
 		}
 		// Failures inside the back-off are the same incident.
-		if d2 := b.ReportFailure(now + int64(d) - 1); d2 != 0 {
+		if d2 := b.Eject(now + int64(d) - 1); d2 != 0 {
 			t.Fatalf("failure %d: failure during back-off started %v", i+1, d2)
 		}
 		// A success from a request sent before the ejection proves nothing.
@@ -67,18 +67,18 @@ func TestBackoffGrowthAndRecovery(t *testing.T) {
 	if b.Failures() != 0 {
 		t.Fatalf("level %d after success, want 0", b.Failures())
 	}
-	if d := b.ReportFailure(now); d != BaseEjection {
+	if d := b.Eject(now); d != BaseEjection {
 		t.Fatalf("back-off after recovery %v, want %v", d, BaseEjection)
 	}
 }
 
-func TestReportFailureConcurrentIsOneIncident(t *testing.T) {
+func TestEjectConcurrentIsOneIncident(t *testing.T) {
 	b := &Backend{ID: "s1", Addr: "127.0.0.1:1"}
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
 			for range 100 {
-				b.ReportFailure(sec)
+				b.Eject(sec)
 			}
 		})
 	}

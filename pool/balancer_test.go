@@ -94,7 +94,7 @@ func TestBalancersSkipUnusable(t *testing.T) {
 	}{
 		{"unhealthy", func(b *Backend) { b.SetHealthy(false) }},
 		{"draining", func(b *Backend) { b.SetDraining(true) }},
-		{"ejected", func(b *Backend) { b.ReportFailure(0) }},
+		{"ejected", func(b *Backend) { b.Eject(0) }},
 		{"full", func(b *Backend) { b.MaxConns = 1; b.Acquire() }},
 	} {
 		for _, bal := range []struct {
@@ -134,7 +134,7 @@ func TestRoundRobinSingleDown(t *testing.T) {
 
 func TestRoundRobinEjectionExpires(t *testing.T) {
 	bs := newBackends(2)
-	d := bs[0].ReportFailure(sec)
+	d := bs[0].Eject(sec)
 	var rr RoundRobin
 	for range 10 {
 		if rr.Pick(bs, sec) != bs[1] {

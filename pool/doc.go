@@ -13,7 +13,7 @@
 // Clock. The hot path never calls time.Now: every time-dependent method
 // takes now, in Unix nanoseconds, from the caller, which reads the clock once
 // per event (for gnet, once per OnTraffic or ticker call) and passes the same
-// value to Pick, ReportFailure, ConnPool.Put and so on. Tests inject any now
+// value to Pick, Set.ReportFailure, ConnPool.Put and so on. Tests inject any now
 // they like, so back-off and expiry tests need no sleeps.
 //
 // Health has three words, as in Caddy: Healthy (active probes say so),
