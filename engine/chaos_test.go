@@ -1,0 +1,859 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The chaos test: seeded random clients and backends over real sockets,
+// every response checked against the request it answers.
+//
+// Each request carries its id and a plan in its path: what the backend is
+// to do with it (answer with some framing, size, interim responses and
+// write pattern; not answer; time out; stall or die mid-body; answer
+// garbage; answer early). The scripted backends read the plan and do it;
+// the request body is derived from the id and checked by the backend, the
+// response body is derived from the id and checked by the client, and the
+// backend echoes the id in X-Id. The clients pipeline 1–8 requests or send
+// them one by one, speak HTTP/1.0 or 1.1, send bodies with Content-Length
+// or chunked, in one write or trickled, with Expect: 100-continue or not,
+// read fast or slowly, half-close after their last request, or reset at a
+// random moment. Against all that the test asserts: no response mixed up
+// or out of order, no truncated response that looks complete, no lost
+// response (a hang), no panic, and descriptors, timers and memory back to
+// their baseline afterwards.
+//
+// The short run is part of `go test ./engine`; the long one:
+//
+//	go test ./engine -run TestChaos -chaos.conns 20000 -chaos.seed 7 -timeout 0 -v
+var (
+	chaosConns = flag.Int("chaos.conns", 0, "client connections of the chaos test (0: a short run)")
+	chaosSeed  = flag.Uint64("chaos.seed", 0, "seed of the chaos test (0: time-based, printed)")
+)
+
+// Timeouts of the proxy under chaos, and how far plans overshoot them;
+// chaosScenario scales them for the race detector. BackendTimeout is far
+// above what a response takes on a loaded machine, so that a 504 to a plan
+// that answers is a failure, not bad luck.
+var (
+	chaosBackendTimeout = 1500 * time.Millisecond
+	chaosIdleTimeout    = 4 * time.Second
+	chaosOvershoot      = 2500 * time.Millisecond // a plan's stall or silence: past BackendTimeout
+	chaosReadDeadline   = 10 * time.Second        // a response not here by then is lost
+)
+
+// plan is what the backend does with one request.
+type plan struct {
+	id      int
+	kind    byte // see planKinds
+	status  int
+	framing byte // 'l' Content-Length, 'c' chunked, 'x' until close
+	size    int  // response body bytes
+	interim int  // 1xx responses before the final one
+	split   int  // bytes per write of the response; 0: one write
+	pauseMs int  // pause between those writes
+	reqBody int  // request body bytes
+}
+
+// Plan kinds.
+const (
+	kOK       = 'o' // answer
+	kNoBody   = 'n' // 204 or 304
+	kNoAnswer = 'a' // close without answering
+	kTimeout  = 't' // answer nothing for longer than BackendTimeout
+	kTruncate = 'd' // die mid-body
+	kStall    = 's' // stall mid-body past BackendTimeout
+	kGarbage  = 'g' // a response head PILB cannot parse
+	kEarly    = 'e' // 413 and close, before reading the request body
+)
+
+func (p *plan) path() string {
+	return fmt.Sprintf("/c/%d/%c/%d/%c/%d/%d/%d/%d/%d", p.id, p.kind, p.status, p.framing, p.size, p.interim, p.split, p.pauseMs, p.reqBody)
+}
+
+func parsePlan(path string) (*plan, error) {
+	f := strings.Split(path, "/")
+	if len(f) != 11 || f[1] != "c" {
+		return nil, fmt.Errorf("bad plan path %q", path)
+	}
+	n := make([]int, 11)
+	for _, i := range []int{2, 4, 6, 7, 8, 9, 10} {
+		v, err := strconv.Atoi(f[i])
+		if err != nil {
+			return nil, fmt.Errorf("bad plan path %q", path)
+		}
+		n[i] = v
+	}
+	return &plan{id: n[2], kind: f[3][0], status: n[4], framing: f[5][0], size: n[6], interim: n[7], split: n[8], pauseMs: n[9], reqBody: n[10]}, nil
+}
+
+// chaosBody returns n bytes derived from id: any shift, cut or mix-up of
+// two bodies shows.
+func chaosBody(id, n int) []byte {
+	const alpha = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	b := make([]byte, n)
+	h := uint32(id)*2654435761 + 17
+	for i := range b {
+		b[i] = alpha[(uint32(i)+h)%uint32(len(alpha))]
+	}
+	return b
+}
+
+// chaosBackend serves plans on raw TCP connections.
+func chaosBackend(c *bconn) {
+	_ = c.SetDeadline(time.Time{})
+	for {
+		m, err := readHead(c.br)
+		if err != nil {
+			return
+		}
+		fields := strings.Fields(m.line)
+		if len(fields) != 3 {
+			return
+		}
+		method := fields[0]
+		p, err := parsePlan(fields[1])
+		if err != nil {
+			_ = c.write("HTTP/1.1 599 Bad Plan\r\nContent-Length: 0\r\n\r\n")
+			return
+		}
+		if p.kind == kEarly {
+			body := chaosBody(p.id, p.size)
+			_ = c.write(fmt.Sprintf("HTTP/1.1 413 Content Too Large\r\nX-Id: %d\r\nConnection: close\r\nContent-Length: %d\r\n\r\n", p.id, len(body)) + string(body))
+			// A lingering close, as a correct server does: closing with
+			// the unread body in the receive buffer would reset the
+			// connection and destroy the answer on its way.
+			_ = c.Conn.(*net.TCPConn).CloseWrite()
+			_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			_, _ = io.Copy(io.Discard, c.br)
+			return
+		}
+		if p.interim > 0 && strings.EqualFold(m.get("Expect"), "100-continue") {
+			// Interim answers before the body, as a server honouring
+			// Expect sends them.
+			for range p.interim {
+				if c.write("HTTP/1.1 100 Continue\r\n\r\n") != nil {
+					return
+				}
+			}
+			p.interim = 0
+		}
+		if err := readRequestBody(c.br, m); err != nil {
+			return
+		}
+		if !bytes.Equal(m.body, chaosBody(p.id, p.reqBody)) {
+			_ = c.write(fmt.Sprintf("HTTP/1.1 599 Bad Body\r\nX-Id: %d\r\nContent-Length: 0\r\n\r\n", p.id))
+			return
+		}
+		if !chaosAnswer(c, p, method == "HEAD") {
+			return
+		}
+	}
+}
+
+// chaosAnswer carries out p's answer and reports whether the connection
+// may serve another request.
+func chaosAnswer(c *bconn, p *plan, head bool) bool {
+	switch p.kind {
+	case kNoAnswer:
+		return false
+	case kTimeout:
+		time.Sleep(chaosOvershoot)
+		return false
+	case kGarbage:
+		_ = c.write("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!")
+		return false
+	}
+	var out bytes.Buffer
+	for range p.interim {
+		out.WriteString("HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n")
+	}
+	fmt.Fprintf(&out, "HTTP/1.1 %d %s\r\nX-Id: %d\r\n", p.status, "Chaos", p.id)
+	body := chaosBody(p.id, p.size)
+	keep := true
+	switch {
+	case p.kind == kNoBody:
+		body = nil
+	case p.framing == 'l':
+		fmt.Fprintf(&out, "Content-Length: %d\r\n", len(body))
+	case p.framing == 'c':
+		out.WriteString("Transfer-Encoding: chunked\r\n")
+	default:
+		out.WriteString("Connection: close\r\n")
+		keep = false
+	}
+	out.WriteString("\r\n")
+	if head {
+		body = nil
+	}
+	cut := len(body)
+	if p.kind == kTruncate || p.kind == kStall {
+		cut = len(body) / 2
+	}
+	if p.framing == 'c' && p.kind != kNoBody && !head {
+		// Chunks of varying size, a trailer at the end.
+		rest := body[:cut]
+		for i := 0; len(rest) > 0; i++ {
+			n := min(len(rest), 1+(p.id*7+i*131)%9000)
+			fmt.Fprintf(&out, "%x\r\n", n)
+			out.Write(rest[:n])
+			out.WriteString("\r\n")
+			rest = rest[n:]
+		}
+		if cut == len(body) {
+			fmt.Fprintf(&out, "0\r\nX-Trailer-Id: %d\r\n\r\n", p.id)
+		}
+	} else {
+		out.Write(body[:cut])
+	}
+	if !chaosWrite(c, out.Bytes(), p) {
+		return false
+	}
+	switch p.kind {
+	case kTruncate:
+		return false
+	case kStall:
+		time.Sleep(chaosOvershoot)
+		return false
+	}
+	return keep
+}
+
+// chaosWrite writes b in p.split pieces with p.pauseMs between them.
+func chaosWrite(c *bconn, b []byte, p *plan) bool {
+	if p.split <= 0 {
+		_, err := c.Write(b)
+		return err == nil
+	}
+	for len(b) > 0 {
+		n := min(p.split, len(b))
+		if _, err := c.Write(b[:n]); err != nil {
+			return false
+		}
+		b = b[n:]
+		if p.pauseMs > 0 && len(b) > 0 {
+			time.Sleep(time.Duration(p.pauseMs) * time.Millisecond)
+		}
+	}
+	return true
+}
+
+// chaosClient is one client connection's script.
+type chaosClient struct {
+	rng      *rand.Rand
+	minor    int  // HTTP/1.minor
+	keep10   bool // HTTP/1.0 with Connection: keep-alive
+	pipeline bool // all requests in one go
+	chunked  bool // request bodies chunked (1.1 only)
+	expect   bool // Expect: 100-continue on the body of a lone request
+	trickle  bool // bodies written in small pieces
+	slowRead bool
+	halfShut bool // shutdown(SHUT_WR) after the last request
+	resetAt  int  // reset the connection while on request k (1-based); 0: never
+	plans    []*plan
+}
+
+var chaosIDs atomic.Int64
+
+// newChaosClient draws a client and its plans.
+func newChaosClient(rng *rand.Rand) *chaosClient {
+	cc := &chaosClient{rng: rng, minor: 1}
+	if rng.IntN(6) == 0 {
+		cc.minor = 0
+		cc.keep10 = rng.IntN(2) == 0
+	}
+	n := 1
+	if cc.minor == 1 || cc.keep10 {
+		n = 1 + rng.IntN(8)
+	}
+	cc.pipeline = n > 1 && rng.IntN(2) == 0
+	cc.chunked = cc.minor == 1 && rng.IntN(3) == 0
+	cc.expect = cc.minor == 1 && !cc.pipeline && rng.IntN(4) == 0
+	cc.trickle = rng.IntN(4) == 0
+	cc.slowRead = rng.IntN(5) == 0
+	cc.halfShut = !cc.expect && rng.IntN(6) == 0
+	if rng.IntN(10) == 0 {
+		cc.resetAt = 1 + rng.IntN(n)
+	}
+	for range n {
+		cc.plans = append(cc.plans, newPlan(rng))
+	}
+	return cc
+}
+
+func newPlan(rng *rand.Rand) *plan {
+	p := &plan{id: int(chaosIDs.Add(1)), status: 200, framing: "llcx"[rng.IntN(4)]}
+	switch r := rng.IntN(100); {
+	case r < 64:
+		p.kind = kOK
+		p.status = []int{200, 200, 200, 201, 404, 500}[rng.IntN(6)]
+	case r < 70:
+		p.kind = kNoBody
+		p.status = []int{204, 304}[rng.IntN(2)]
+		p.framing = 'l'
+	case r < 76:
+		p.kind = kNoAnswer
+	case r < 80:
+		p.kind = kTimeout
+	case r < 86:
+		p.kind = kTruncate
+	case r < 90:
+		p.kind = kStall
+	case r < 94:
+		p.kind = kGarbage
+	default:
+		p.kind = kEarly
+	}
+	if (p.kind == kTruncate || p.kind == kStall) && p.framing == 'x' {
+		p.framing = 'l' // a cut close-delimited body is a complete one
+	}
+	switch r := rng.IntN(10); {
+	case r < 5:
+		p.size = rng.IntN(2000)
+	case r < 9:
+		p.size = rng.IntN(200_000)
+	default:
+		p.size = 200_000 + rng.IntN(1_000_000)
+	}
+	if (p.kind == kTruncate || p.kind == kStall) && p.size < 2 {
+		p.size = 2
+	}
+	if rng.IntN(4) == 0 {
+		p.interim = 1 + rng.IntN(2)
+	}
+	if rng.IntN(3) == 0 {
+		p.split = 1 + rng.IntN(40_000)
+		if rng.IntN(3) == 0 {
+			p.pauseMs = 1 + rng.IntN(5)
+		}
+		// At most about 300 writes, and 300 ms of pauses: a slow answer,
+		// not one that outlasts the client's patience.
+		p.split = max(p.split, (p.size+1000)/300, 1)
+		if p.pauseMs > 0 {
+			p.split = max(p.split, (p.size+1000)*p.pauseMs/300)
+		}
+	}
+	if rng.IntN(3) == 0 {
+		p.reqBody = rng.IntN(150_000)
+	}
+	return p
+}
+
+// method returns the request method for p: HEAD now and then for answers
+// that have a body.
+func (cc *chaosClient) method(p *plan) string {
+	switch {
+	case p.reqBody > 0:
+		return []string{"POST", "PUT"}[p.id%2]
+	case p.kind == kOK && p.id%5 == 0:
+		return "HEAD"
+	}
+	return "GET"
+}
+
+// request returns the head and the body bytes of p's request.
+func (cc *chaosClient) request(p *plan, last bool) (head string, body []byte) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s HTTP/1.%d\r\nHost: chaos\r\n", cc.method(p), p.path(), cc.minor)
+	if cc.keep10 {
+		b.WriteString("Connection: keep-alive\r\n")
+	}
+	if cc.minor == 1 && last && !cc.pipeline && cc.rng.IntN(4) == 0 {
+		b.WriteString("Connection: close\r\n")
+	}
+	if p.reqBody > 0 || p.kind == kEarly {
+		n := max(p.reqBody, 1)
+		p.reqBody = n
+		raw := chaosBody(p.id, n)
+		if cc.expect {
+			b.WriteString("Expect: 100-continue\r\n")
+		}
+		if cc.chunked {
+			b.WriteString("Transfer-Encoding: chunked\r\n\r\n")
+			var cb bytes.Buffer
+			for rest := raw; len(rest) > 0; {
+				k := min(len(rest), 1+cc.rng.IntN(20_000))
+				fmt.Fprintf(&cb, "%x\r\n", k)
+				cb.Write(rest[:k])
+				cb.WriteString("\r\n")
+				rest = rest[k:]
+			}
+			cb.WriteString("0\r\n\r\n")
+			return b.String(), cb.Bytes()
+		}
+		fmt.Fprintf(&b, "Content-Length: %d\r\n\r\n", n)
+		return b.String(), raw
+	}
+	b.WriteString("\r\n")
+	return b.String(), nil
+}
+
+// chaosResult counts what the clients saw.
+type chaosResult struct {
+	mu       sync.Mutex
+	failures []string
+	answered atomic.Int64 // responses checked
+	cut      atomic.Int64 // truncations seen as such
+	reset    atomic.Int64 // connections the client reset on purpose
+}
+
+func (r *chaosResult) fail(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.failures) < 20 {
+		r.failures = append(r.failures, fmt.Sprintf(format, args...))
+	}
+}
+
+// Events from a client's reader to its writer.
+const (
+	evInterim = iota // a 1xx arrived: send the body
+	evFinal          // a final response arrived
+	evStop           // the reader gave up: stop writing
+)
+
+// run plays one client connection against the proxy at addr.
+func (cc *chaosClient) run(addr string, res *chaosResult) {
+	// Everything random is drawn before the reader and writer start.
+	type req struct {
+		head string
+		body []byte
+	}
+	reqs := make([]req, len(cc.plans))
+	for i, p := range cc.plans {
+		reqs[i].head, reqs[i].body = cc.request(p, i == len(cc.plans)-1)
+	}
+	wrng := rand.New(rand.NewPCG(cc.rng.Uint64(), 1))
+	rrng := rand.New(rand.NewPCG(cc.rng.Uint64(), 2))
+	resetMidRequest := cc.rng.IntN(2) == 0
+
+	var nc net.Conn
+	var err error
+	if cc.slowRead {
+		d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
+			return rc.Control(func(fd uintptr) {
+				_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 8192)
+			})
+		}}
+		nc, err = d.Dial("tcp", addr)
+	} else {
+		nc, err = net.DialTimeout("tcp", addr, 5*time.Second)
+	}
+	if err != nil {
+		res.fail("dial: %v", err)
+		return
+	}
+	tc := nc.(*net.TCPConn)
+
+	// The writer sends the requests, one by one (waiting for each final
+	// response) or all at once; with Expect it waits for a 1xx, a final
+	// response or 300 ms before each body.
+	events := make(chan int, 4*len(cc.plans)+4)
+	writerDone := make(chan struct{})
+	var resetDone atomic.Bool // the writer reset the connection on purpose
+	go func() {
+		defer close(writerDone)
+		for i := range reqs {
+			if cc.resetAt == i+1 && resetMidRequest {
+				_, _ = io.WriteString(nc, reqs[i].head[:len(reqs[i].head)/2])
+				resetDone.Store(true)
+				_ = tc.SetLinger(0)
+				_ = tc.Close()
+				return
+			}
+			if !cc.write(nc, []byte(reqs[i].head), wrng) {
+				return
+			}
+			gotFinal := false
+			if len(reqs[i].body) > 0 {
+				if cc.expect {
+					select {
+					case ev := <-events:
+						if ev == evStop {
+							return
+						}
+						gotFinal = ev == evFinal
+					case <-time.After(300 * time.Millisecond):
+					}
+				}
+				if !cc.write(nc, reqs[i].body, wrng) {
+					return
+				}
+			}
+			for !cc.pipeline && !gotFinal {
+				select {
+				case ev := <-events:
+					if ev == evStop {
+						return
+					}
+					gotFinal = ev == evFinal
+				case <-time.After(chaosReadDeadline):
+					return
+				}
+			}
+		}
+		if cc.halfShut {
+			_ = tc.CloseWrite()
+		}
+	}()
+	defer func() {
+		events <- evStop
+		_ = tc.SetLinger(0)
+		_ = tc.Close()
+		<-writerDone
+	}()
+
+	var rd io.Reader = nc
+	if cc.slowRead {
+		rd = &slowReader{r: nc, rng: rrng}
+	}
+	br := bufio.NewReaderSize(rd, 4096)
+	for i, p := range cc.plans {
+		if cc.resetAt == i+1 {
+			res.reset.Add(1)
+			return // the deferred close resets (or the writer did)
+		}
+		_ = nc.SetReadDeadline(time.Now().Add(chaosReadDeadline))
+		m, err := chaosRead(br, cc, p, events)
+		if err != nil && resetDone.Load() {
+			res.reset.Add(1)
+			return
+		}
+		verdict := cc.check(p, m, err)
+		switch verdict.kind {
+		case vFail:
+			res.fail("client %s request %d/%d (%s %s, pipeline=%v http/1.%d keep10=%v chunked=%v expect=%v trickle=%v slow=%v half=%v): %s",
+				nc.LocalAddr(), i+1, len(cc.plans), cc.method(p), p.path(), cc.pipeline, cc.minor, cc.keep10, cc.chunked,
+				cc.expect, cc.trickle, cc.slowRead, cc.halfShut, verdict.why)
+			return
+		case vCut:
+			res.cut.Add(1)
+			return
+		case vEnd:
+			res.answered.Add(1)
+			// The connection ends here: nothing more may come.
+			_ = nc.SetReadDeadline(time.Now().Add(chaosReadDeadline))
+			if b, err := br.ReadByte(); err == nil {
+				res.fail("request %s: byte %q after a response that ended the connection", p.path(), b)
+			} else if isTimeout(err) {
+				res.fail("request %s: connection still open %v after a response that ended it", p.path(), chaosReadDeadline)
+			}
+			return
+		}
+		res.answered.Add(1)
+	}
+	if cc.halfShut {
+		_ = nc.SetReadDeadline(time.Now().Add(chaosReadDeadline))
+		if _, err := br.ReadByte(); err == nil {
+			res.fail("bytes after the last response to a half-closed client")
+		} else if isTimeout(err) {
+			res.fail("a half-closed client's connection was not closed after its last response")
+		}
+	}
+}
+
+// write writes b in one go or trickled.
+func (cc *chaosClient) write(nc net.Conn, b []byte, rng *rand.Rand) bool {
+	if !cc.trickle {
+		_, err := nc.Write(b)
+		return err == nil
+	}
+	for len(b) > 0 {
+		n := min(len(b), 1+rng.IntN(3000))
+		if _, err := nc.Write(b[:n]); err != nil {
+			return false
+		}
+		b = b[n:]
+		if rng.IntN(4) == 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	return true
+}
+
+// slowReader reads a few KB at a time with pauses.
+type slowReader struct {
+	r   io.Reader
+	rng *rand.Rand
+}
+
+func (s *slowReader) Read(p []byte) (int, error) {
+	if len(p) > 2048 {
+		p = p[:2048]
+	}
+	if s.rng.IntN(8) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	return s.r.Read(p)
+}
+
+// chaosRead reads the response to p, skipping interim ones, and tells the
+// writer of each.
+func chaosRead(br *bufio.Reader, cc *chaosClient, p *plan, events chan<- int) (*msg, error) {
+	method := cc.method(p)
+	for {
+		m, err := readResponse(br, method)
+		if err != nil {
+			return m, err
+		}
+		if st := m.status(); st >= 100 && st < 200 {
+			if cc.minor == 0 {
+				return m, errors.New("an HTTP/1.0 client got an interim response")
+			}
+			events <- evInterim
+			continue
+		}
+		events <- evFinal
+		return m, nil
+	}
+}
+
+type verdictKind int
+
+const (
+	vOK  verdictKind = iota // answered right; the connection goes on
+	vEnd                    // answered right; the connection ends here
+	vCut                    // a cut response, seen as cut; the connection is dead
+	vFail
+)
+
+type verdict struct {
+	kind verdictKind
+	why  string
+}
+
+func fail(format string, args ...any) verdict {
+	return verdict{kind: vFail, why: fmt.Sprintf(format, args...)}
+}
+
+// check judges the response m (or the error err) to p, the i-th request.
+func (cc *chaosClient) check(p *plan, m *msg, err error) verdict {
+	method := cc.method(p)
+	head := method == "HEAD"
+	if err != nil {
+		if isTimeout(err) {
+			return fail("no response within %v (a hang or a lost response): %v", chaosReadDeadline, err)
+		}
+		if p.kind == kTruncate || p.kind == kStall {
+			// The cut must show, and what came must be a prefix.
+			if m != nil && m.status() == p.status && len(m.body) > 0 && !bytes.HasPrefix(chaosBody(p.id, p.size), m.body) {
+				return fail("cut body is not a prefix of the right one (%d bytes)", len(m.body))
+			}
+			return verdict{kind: vCut}
+		}
+		return fail("read error: %v (got %v)", err, headLine(m))
+	}
+	st := m.status()
+	closes := strings.EqualFold(m.get("Connection"), "close") || cc.minor == 0 && !strings.EqualFold(m.get("Connection"), "keep-alive")
+	end := func(v verdict) verdict {
+		if v.kind == vOK && closes {
+			v.kind = vEnd
+		}
+		return v
+	}
+	own := func(want int) verdict {
+		if st != want {
+			return fail("status %d, want PILB's %d (%q)", st, want, m.head)
+		}
+		if m.has("X-Id") {
+			return fail("PILB's %d carries a backend's X-Id %q", want, m.get("X-Id"))
+		}
+		if head && len(m.body) > 0 {
+			return fail("PILB's %d to HEAD has a body", want)
+		}
+		return end(verdict{})
+	}
+	if m.get("X-Id") != "" && m.get("X-Id") != strconv.Itoa(p.id) {
+		return fail("response for request %s answers request id %s: mixed up", p.path(), m.get("X-Id"))
+	}
+	if st == 599 {
+		return fail("the backend got a bad request body: %q", m.line)
+	}
+	switch p.kind {
+	case kNoAnswer, kGarbage:
+		return own(502)
+	case kTimeout:
+		return own(504)
+	case kTruncate, kStall:
+		if head {
+			// Nothing of a body is sent to HEAD: the answer is whole.
+			if st != p.status {
+				return fail("HEAD: status %d, want %d", st, p.status)
+			}
+			return end(verdict{})
+		}
+		return fail("a cut response looks complete: %q, %d body bytes of %d", m.line, len(m.body), p.size)
+	case kEarly:
+		if st != 413 || m.get("X-Id") != strconv.Itoa(p.id) {
+			return fail("early answer: %q", m.line)
+		}
+		if !head && !bytes.Equal(m.body, chaosBody(p.id, p.size)) {
+			return fail("early answer body: %d bytes, want %d", len(m.body), p.size)
+		}
+		return end(verdict{})
+	}
+	if st != p.status || m.get("X-Id") != strconv.Itoa(p.id) {
+		return fail("status %q (X-Id %q), want %d from the backend", m.line, m.get("X-Id"), p.status)
+	}
+	want := chaosBody(p.id, p.size)
+	if head || p.kind == kNoBody {
+		want = nil
+	}
+	if !bytes.Equal(m.body, want) {
+		return fail("body: %d bytes, want %d (first difference at %d)", len(m.body), len(want), firstDiff(m.body, want))
+	}
+	if cc.minor == 0 && m.chunked {
+		return fail("an HTTP/1.0 client got a chunked body")
+	}
+	if p.framing == 'c' && !head && p.kind == kOK && cc.minor == 1 && m.trailerValue("X-Trailer-Id") != strconv.Itoa(p.id) {
+		return fail("chunked trailer lost: %v", m.trailer)
+	}
+	if p.framing == 'x' && p.kind == kOK && !head {
+		return verdict{kind: vEnd}
+	}
+	return end(verdict{})
+}
+
+func headLine(m *msg) string {
+	if m == nil {
+		return "nothing"
+	}
+	return strconv.Quote(m.line)
+}
+
+func firstDiff(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
+// TestChaos runs the chaos clients against PILB and scripted backends, in
+// a child process so that descriptors and memory can be compared with a
+// baseline.
+func TestChaos(t *testing.T) {
+	if childOf(t) {
+		chaosScenario(t)
+		return
+	}
+	t.Parallel()
+	runIsolated(t, 8*time.Minute)
+}
+
+func chaosScenario(t *testing.T) {
+	seed := *chaosSeed
+	if seed == 0 {
+		if s, err := strconv.ParseUint(os.Getenv("PILB_CHAOS_SEED"), 10, 64); err == nil {
+			seed = s
+		} else {
+			seed = uint64(time.Now().UnixNano())
+		}
+	}
+	conns := *chaosConns
+	if conns == 0 {
+		conns = 400
+		if testing.Short() || raceEnabled {
+			conns = 150
+		}
+	}
+	parallel := 24
+	if raceEnabled {
+		chaosBackendTimeout *= 3
+		chaosIdleTimeout *= 3
+		chaosOvershoot *= 3
+		chaosReadDeadline *= 3
+		parallel = 12
+	}
+	t.Logf("chaos: seed %d, %d connections (reproduce: go test ./engine -run TestChaos -chaos.seed %d -chaos.conns %d)", seed, conns, seed, conns)
+
+	// Baseline, once the runtime's own descriptors (netpoller) exist.
+	warm, _ := net.Listen("tcp", "127.0.0.1:0")
+	warm.Close()
+	fds0, rss0 := openFDs(t), rssBytes()
+
+	backends := make([]string, 3)
+	var servers []*scripted
+	for i := range backends {
+		s := startScripted(t, chaosBackend)
+		servers = append(servers, s)
+		backends[i] = s.Addr()
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
+	cfg := e2eConfig()
+	cfg.Backends = setOf(t, backends...)
+	cfg.BackendTimeout = chaosBackendTimeout
+	cfg.IdleTimeout = chaosIdleTimeout
+	cfg.HeaderTimeout = chaosIdleTimeout
+	cfg.HighWater = []int{8 << 10, 64 << 10, 256 << 10}[rng.IntN(3)]
+	cfg.ConnsPerBackend = rng.IntN(3)
+	cfg.Logger = testLogger()
+	s := startProxy(t, cfg)
+	t.Logf("chaos: high water %d, %d pre-dialed per backend", cfg.HighWater, cfg.ConnsPerBackend)
+
+	res := &chaosResult{}
+	clients := make(chan *chaosClient)
+	var wg sync.WaitGroup
+	for range parallel {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for cc := range clients {
+				cc.run(s.Addr(), res)
+			}
+		}()
+	}
+	start := time.Now()
+	for range conns {
+		// Each client gets its own generator, seeded from the test's, so
+		// that a client's script does not depend on scheduling.
+		clients <- newChaosClient(rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64())))
+	}
+	close(clients)
+	wg.Wait()
+	t.Logf("chaos: %d responses checked, %d cut responses seen as cut, %d connections reset by the client, in %v",
+		res.answered.Load(), res.cut.Load(), res.reset.Load(), time.Since(start).Round(time.Millisecond))
+	for _, f := range res.failures {
+		t.Error(f)
+	}
+	if n := s.Panics(); n != 0 {
+		t.Errorf("%d panics recovered", n)
+	}
+
+	// Every client has closed: the proxy must let go of all of them.
+	if !eventually(10*time.Second, func() bool { return s.clients.Load() == 0 }) {
+		t.Errorf("%d clients still open in the proxy after every client closed", s.clients.Load())
+	}
+	checkLoopsQuiet(t, s)
+	shutdownClean(t, s)
+	for _, sv := range servers {
+		sv.stop()
+	}
+	runtime.GC()
+	debug.FreeOSMemory()
+	if !eventually(10*time.Second, func() bool { return openFDs(t) <= fds0 }) {
+		t.Errorf("descriptors: %d open after the run, %d before\n%s", openFDs(t), fds0, fdList(t))
+	}
+	rss := rssBytes()
+	t.Logf("chaos: RSS %.1f MB before, %.1f MB after", float64(rss0)/1e6, float64(rss)/1e6)
+	if rss > rss0+48<<20 && !raceEnabled { // the race detector's shadow memory stays
+		t.Errorf("RSS %.1f MB after the run, %.1f MB before", float64(rss)/1e6, float64(rss0)/1e6)
+	}
+}
