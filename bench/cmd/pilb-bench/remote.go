@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -223,26 +224,40 @@ type observed struct {
 	pids []int
 }
 
-// sample reads the processes named name and their descendants.
+// sample reads the processes named name and their descendants. A
+// process of a fresh list that exits before it is read is normal (a
+// short-lived helper of the same name, a worker being replaced) and is
+// left out; a process of the kept list that is gone means the proxy was
+// restarted, and the list is taken again.
 func (o *observed) sample(name string) (procstat.Sample, []int, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if len(o.pids) > 0 {
 		if s, err := procstat.Read(o.pids...); err == nil {
 			return s, o.pids, nil
+		} else if !errors.Is(err, procstat.ErrGone) {
+			return s, nil, err
 		}
 	}
 	o.pids = nil
+	var found []int
 	for _, p := range procstat.FindByName(name) {
 		for _, q := range procstat.Tree(p) {
-			if !slices.Contains(o.pids, q) {
-				o.pids = append(o.pids, q)
+			if !slices.Contains(found, q) {
+				found = append(found, q)
 			}
 		}
 	}
-	if len(o.pids) == 0 {
+	if len(found) == 0 {
 		return procstat.Sample{}, nil, fmt.Errorf("no process named %s", name)
 	}
-	s, err := procstat.Read(o.pids...)
-	return s, o.pids, err
+	s, live, err := procstat.ReadLive(found...)
+	if errors.Is(err, procstat.ErrGone) {
+		return s, nil, fmt.Errorf("no process named %s (the ones listed exited)", name)
+	}
+	if err != nil {
+		return s, nil, err
+	}
+	o.pids = live
+	return s, live, nil
 }
