@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"github.com/pilb-proxy/pilb/bench/internal/procstat"
 	"net/http"
@@ -14,23 +15,74 @@ import (
 	"time"
 )
 
-// -print labels backends s1, s2 … as local does.
-func TestPrintHostsLabels(t *testing.T) {
+// -print labels backends s1, s2 … as local does, works on Amazon Linux
+// 2023 and Ubuntu, and carries the nginx and HAProxy configurations of
+// the comparison.
+func TestPrintHosts(t *testing.T) {
 	var lf ladderFlags
-	lf.conns, lf.sizes = intList{1, 16}, intList{0}
+	lf.conns, lf.sizes, lf.rounds = intList{1, 16}, intList{0}, 3
 	var b strings.Builder
-	if err := printHosts(&b, "http://10.0.1.10:8080", "", 2, []string{"10.0.1.21:5000", "10.0.1.22:5000"}, lf); err != nil {
+	if err := printHosts(&b, "http://10.0.1.10:8080", "", "arm64", 2, []string{"10.0.1.20:5001", "10.0.1.20:5002"}, lf); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, want := range []string{"-listen 10.0.1.21:5000 -id s1 ", "-listen 10.0.1.22:5000 -id s2 ",
-		"-agent http://10.0.1.10:9100 ", "-loops 2 -conns 1,16 -sizes 0"} {
+	for _, want := range []string{
+		"-listen 0.0.0.0:5001 -id s1 ", "-listen 0.0.0.0:5002 -id s2 ",
+		"command -v dnf", "dnf install -y nginx haproxy", "apt-get install -y nginx haproxy", "apt-get install -y wrk",
+		"--branch 4.2.0 https://github.com/wg/wrk",
+		"worker_processes 2;", "listen 0.0.0.0:8081", "server 10.0.1.20:5002 max_fails=0;", "keepalive 64;",
+		"nbthread 2", "bind 0.0.0.0:8082", "http-reuse always",
+		"taskset -c 0-1 ./pilb -listen 0.0.0.0:8080 -backends 10.0.1.20:5001,10.0.1.20:5002 -loops 2",
+		"-process pilb,nginx,haproxy",
+		"-target pilb=http://10.0.1.10:8080,nginx=http://10.0.1.10:8081,haproxy=http://10.0.1.10:8082",
+		"-agent http://10.0.1.10:9100 -loops 2 -conns 1,16 -sizes 0 -rounds 3",
+		"allowance", "-append",
+	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("-print lacks %q:\n%s", want, out)
 		}
 	}
-	if strings.Contains(out, "-id s0") {
-		t.Errorf("-print labels a backend s0:\n%s", out)
+	if strings.Contains(out, "-id s0") || strings.Contains(out, "{{") || strings.Contains(out, "<no value>") {
+		t.Errorf("-print has s0 or an unfilled template field:\n%s", out)
+	}
+	for _, bad := range []struct{ target, arch string }{{"::", "arm64"}, {"http://10.0.1.10:8080", "mips"}} {
+		if err := printHosts(&b, bad.target, "", bad.arch, 1, []string{"10.0.1.20:5001"}, lf); !errors.Is(err, errUsage) {
+			t.Errorf("printHosts(%q, %q): err = %v, want a usage error", bad.target, bad.arch, err)
+		}
+	}
+}
+
+// The shell script -print writes is valid sh.
+func TestPrintHostsIsShell(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	var lf ladderFlags
+	lf.conns, lf.sizes, lf.rounds = intList{1}, intList{0}, 3
+	var b strings.Builder
+	if err := printHosts(&b, "", "", "amd64", 1, []string{"10.0.1.20:5001"}, lf); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(sh, "-n")
+	cmd.Stdin = strings.NewReader(b.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("sh -n: %v: %s", err, out)
+	}
+}
+
+func TestParseTargets(t *testing.T) {
+	got, err := parseTargets("pilb=http://10.0.1.10:8080,nginx=http://10.0.1.10:8081/", "x")
+	if err != nil || len(got) != 2 || got[1] != (remoteTarget{"nginx", "http://10.0.1.10:8081"}) {
+		t.Errorf("parseTargets = %+v, %v", got, err)
+	}
+	if got, err := parseTargets("http://10.0.1.10:8080", "pilb"); err != nil || got[0].Name != "pilb" {
+		t.Errorf("one URL: %+v, %v", got, err)
+	}
+	for _, bad := range []string{"pilb=10.0.1.10:8080", "pilb=http://a:1,pilb=http://b:1", "=http://a:1", "ftp://a"} {
+		if _, err := parseTargets(bad, "pilb"); !errors.Is(err, errUsage) {
+			t.Errorf("parseTargets(%q): err = %v, want a usage error", bad, err)
+		}
 	}
 }
 
