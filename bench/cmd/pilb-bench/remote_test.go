@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/pilb-proxy/pilb/bench/internal/procstat"
+	"github.com/pilb-proxy/pilb/bench/internal/results"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -177,4 +178,32 @@ func eventually(cond func() bool) bool {
 		}
 	}
 	return false
+}
+
+// -append adds a run to a folder of the same proxy host, and refuses a
+// folder measured elsewhere or by compare.
+func TestAppendTo(t *testing.T) {
+	dir := t.TempDir()
+	host := procstat.Machine{Hostname: "proxy", CPUModel: "Neoverse-V2"}
+	cur := &results.Run{Kind: "remote", ProxyMachine: &host, Args: []string{"pilb-bench", "remote", "-loops", "2"}}
+	if got, err := appendTo(dir, cur); err != nil || got != cur {
+		t.Fatalf("first of a series: %v, %v", got, err)
+	}
+	prev := &results.Run{Kind: "remote", ProxyMachine: &host, Steps: []results.Step{{Proxy: "pilb", Loops: 1}}}
+	if err := results.Write(dir, prev); err != nil {
+		t.Fatal(err)
+	}
+	got, err := appendTo(dir, cur)
+	if err != nil || len(got.Steps) != 1 || got.Steps[0].Loops != 1 || !strings.Contains(strings.Join(got.Notes, " "), "-loops 2") {
+		t.Errorf("appendTo = %+v, %v", got, err)
+	}
+	other := procstat.Machine{Hostname: "elsewhere", CPUModel: "Xeon"}
+	if _, err := appendTo(dir, &results.Run{Kind: "remote", ProxyMachine: &other}); !errors.Is(err, errUsage) {
+		t.Errorf("another host: err = %v, want a usage error", err)
+	}
+	prev.Kind = "compare"
+	_ = results.Write(dir, prev)
+	if _, err := appendTo(dir, cur); !errors.Is(err, errUsage) {
+		t.Errorf("a compare folder: err = %v, want a usage error", err)
+	}
 }
