@@ -38,8 +38,12 @@ func cmdSize(args []string) error {
 	front := fs.String("front", def.Front, "how clients reach the proxies: nlb (an AWS Network Load Balancer) or direct (internet gateway)")
 	catalog := fs.String("catalog", "", "instance catalogue JSON (default: the embedded bench/internal/sizing/instances.json)")
 	top := fs.Int("top", 15, "fleets to list; 0 lists all")
+	p99Round := fs.String("p99-round", "worst", "which round's p99 a step must meet: worst (every round) or median")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *p99Round != "worst" && *p99Round != "median" {
+		return fmt.Errorf("%w: -p99-round %q: want worst or median", errUsage, *p99Round)
 	}
 	if *p99 <= 0 || *rps <= 0 || *respBytes < 0 {
 		return fmt.Errorf("%w: want -rps > 0, -p99 > 0 and -resp-bytes ≥ 0", errUsage)
@@ -72,7 +76,7 @@ func cmdSize(args []string) error {
 		if err != nil {
 			return err
 		}
-		prof, err := sizing.FromRun(run, dir, *proxy, t.P99MS)
+		prof, err := sizing.FromRun(run, dir, *proxy, t.P99MS, *p99Round == "median")
 		if err != nil {
 			return err
 		}

@@ -16,8 +16,11 @@ type Knee struct {
 	RespBytes, Loops, Conns int
 	// RPS is the median requests/s over the rounds, with its range.
 	RPS results.Spread
-	// P99MS is the worst p99 of the rounds.
+	// P99MS is the p99 the knee was judged by: the worst of the rounds,
+	// or their median (Profile.MedianP99).
 	P99MS float64
+	// MedianP99 is whether P99MS is the rounds' median.
+	MedianP99 bool
 	// Cores is the median of the proxy's busy cores; 0 when not measured.
 	Cores float64
 	// IRQCores is the median interrupt and softirq CPU of the proxy host
@@ -42,8 +45,11 @@ func (k Knee) Cost() float64 {
 }
 
 func (k Knee) String() string {
-	s := fmt.Sprintf("%d-byte responses, %d loop(s), %d conns: %s req/s, p99 ≤ %.2f ms in all %d round(s)", k.RespBytes, k.Loops,
-		k.Conns, k.RPS.Format("%.0f"), k.P99MS, k.RPS.N)
+	judged := fmt.Sprintf("p99 ≤ %.2f ms in all %d round(s)", k.P99MS, k.RPS.N)
+	if k.MedianP99 {
+		judged = fmt.Sprintf("median p99 %.2f ms over %d round(s) (-p99-round median)", k.P99MS, k.RPS.N)
+	}
+	s := fmt.Sprintf("%d-byte responses, %d loop(s), %d conns: %s req/s, %s", k.RespBytes, k.Loops, k.Conns, k.RPS.Format("%.0f"), judged)
 	if k.Cores > 0 {
 		s += fmt.Sprintf(", the proxy's cores %.0f%% busy (%.1f µs CPU per request", 100*k.Util(), 1e6*k.Cores/k.RPS.Median)
 		if k.IRQCores > 0 {
@@ -69,11 +75,16 @@ type Profile struct {
 	Sizes []int
 	// P99MS is the target the knees were taken at.
 	P99MS float64
+	// MedianP99 judges a step by the median p99 of its rounds instead of
+	// the worst.
+	MedianP99 bool
 }
 
-// FromRun takes the knees of proxy from run at the p99 target.
-func FromRun(run *results.Run, dir, proxy string, p99MS float64) (Profile, error) {
-	p := Profile{Proxy: proxy, Dir: dir, Kind: run.Kind, Host: run.ProxyHost(), Knees: map[int]map[int]Knee{}, P99MS: p99MS}
+// FromRun takes the knees of proxy from run at the p99 target: steps
+// whose worst round met it, or with medianP99 steps whose median round
+// did (on a shared machine one disturbed round is enough to miss).
+func FromRun(run *results.Run, dir, proxy string, p99MS float64, medianP99 bool) (Profile, error) {
+	p := Profile{Proxy: proxy, Dir: dir, Kind: run.Kind, Host: run.ProxyHost(), Knees: map[int]map[int]Knee{}, P99MS: p99MS, MedianP99: medianP99}
 	for _, pt := range run.Points() {
 		if pt.Proxy != proxy {
 			continue
@@ -81,10 +92,14 @@ func FromRun(run *results.Run, dir, proxy string, p99MS float64) (Profile, error
 		if pt.Loops == 1 && !slices.Contains(p.Sizes, pt.RespBytes) {
 			p.Sizes = append(p.Sizes, pt.RespBytes)
 		}
-		if !pt.Clean || pt.P99.Max > p99MS {
+		p99 := pt.P99.Max
+		if medianP99 {
+			p99 = pt.P99.Median
+		}
+		if !pt.Clean || p99 > p99MS {
 			continue
 		}
-		k := Knee{RespBytes: pt.RespBytes, Loops: pt.Loops, Conns: pt.Conns, RPS: pt.RPS, P99MS: pt.P99.Max,
+		k := Knee{RespBytes: pt.RespBytes, Loops: pt.Loops, Conns: pt.Conns, RPS: pt.RPS, P99MS: p99, MedianP99: medianP99,
 			Cores: pt.ProxyCores.Median, IRQCores: pt.IRQCores.Median, PacketsPerRequest: pt.PacketsPerRequest.Median}
 		if p.Knees[pt.Loops] == nil {
 			p.Knees[pt.Loops] = map[int]Knee{}
@@ -135,8 +150,12 @@ func (p Profile) PerCore(size int, targetUtil float64, extrapolate bool) (CoreCa
 	knee := func(s int) (Knee, error) {
 		k, ok := knees[s]
 		if !ok {
-			return k, fmt.Errorf("%w: %s at one loop with %d-byte responses: no step had p99 ≤ %g ms in every round without errors",
-				ErrNoCapacity, p.Proxy, s, p.P99MS)
+			which := "in every round"
+			if p.MedianP99 {
+				which = "in its median round"
+			}
+			return k, fmt.Errorf("%w: %s at one loop with %d-byte responses: no step had p99 ≤ %g ms %s without errors "+
+				"(the report shows each step's p99 with its range)", ErrNoCapacity, p.Proxy, s, p.P99MS, which)
 		}
 		return k, nil
 	}

@@ -38,7 +38,7 @@ func profileOf(t *testing.T, host procstat.Machine, steps ...[]results.Step) Pro
 	for _, s := range steps {
 		run.Steps = append(run.Steps, s...)
 	}
-	p, err := FromRun(run, "test", "pilb", 5)
+	p, err := FromRun(run, "test", "pilb", 5, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,6 +73,15 @@ func TestKnee(t *testing.T) {
 	c, _ = p.PerCore(1024, 0.7, false)
 	if math.Abs(c.RPS-50000) > 1e-6 || c.Util != 0.5 || !strings.Contains(strings.Join(c.Steps, "\n"), "knee's own utilisation") {
 		t.Errorf("per core %+v, want 50000 req/s at the knee's 50%%", c)
+	}
+	// One disturbed round misses the target: no knee there by default;
+	// judged by the median round it is one.
+	run := &results.Run{Machine: amdHost, Steps: missed}
+	if p, _ := FromRun(run, "t", "pilb", 5, false); len(p.Knees[1]) != 0 {
+		t.Errorf("worst-round rule took %+v", p.Knees[1])
+	}
+	if p, _ := FromRun(run, "t", "pilb", 5, true); p.Knees[1][1024].Conns != 256 || !strings.Contains(p.Knees[1][1024].String(), "median p99") {
+		t.Errorf("median-round rule: %+v", p.Knees[1])
 	}
 	// Nothing met the target.
 	p = profileOf(t, amdHost, rounds(1, 1024, 64, 50000, 9, 0.5))
