@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pilb-proxy/pilb/bench/internal/procstat"
 	"github.com/pilb-proxy/pilb/bench/internal/report"
 	"github.com/pilb-proxy/pilb/bench/internal/results"
 	"github.com/pilb-proxy/pilb/bench/internal/suite"
@@ -25,6 +26,7 @@ type ladderFlags struct {
 	duration time.Duration
 	warmup   time.Duration
 	threads  int
+	rounds   int
 	maxTime  time.Duration
 	out      string
 }
@@ -40,6 +42,7 @@ func (lf *ladderFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&lf.duration, "duration", 5*time.Second, "load `time` per step")
 	fs.DurationVar(&lf.warmup, "warmup", 2*time.Second, "untimed load before each proxy's ladder")
 	fs.IntVar(&lf.threads, "threads", 1, "wrk threads")
+	fs.IntVar(&lf.rounds, "rounds", defaultRounds, "times each step runs, the proxies interleaved in each round (the report shows the median and min–max)")
 	fs.DurationVar(&lf.maxTime, "max-time", 20*time.Minute, "stop the whole run after this `time`, whatever is left")
 	fs.StringVar(&lf.out, "out", "", "results `folder` (default bench/results/<timestamp>)")
 }
@@ -54,13 +57,29 @@ func (lf *ladderFlags) ladder(deadline time.Time, loadCPUs string) (suite.Ladder
 	if len(lf.conns) == 0 || len(lf.sizes) == 0 || lf.duration < time.Second {
 		return suite.Ladder{}, fmt.Errorf("%w: need -conns, -sizes and -duration ≥ 1s", errUsage)
 	}
+	if lf.rounds < 1 {
+		return suite.Ladder{}, fmt.Errorf("%w: -rounds %d: want ≥ 1 (%d gives a median and a range)", errUsage, lf.rounds, defaultRounds)
+	}
 	for _, c := range lf.conns {
 		if c < 1 {
 			return suite.Ladder{}, fmt.Errorf("%w: -conns %s: every connection count must be ≥ 1", errUsage, lf.conns.String())
 		}
 	}
 	return suite.Ladder{Conns: lf.conns, Sizes: lf.sizes, Tools: tools, Duration: lf.duration, Warmup: lf.warmup,
-		Threads: lf.threads, CPUs: loadCPUs, Deadline: deadline}, nil
+		Threads: lf.threads, CPUs: loadCPUs, Deadline: deadline, Rounds: lf.rounds}, nil
+}
+
+// defaultRounds is how many times each step runs by default: three is
+// the fewest that have a median distinct from both extremes.
+const defaultRounds = 3
+
+// roundsNote is the report's note on a run of fewer than defaultRounds
+// rounds, or "".
+func roundsNote(rounds int) string {
+	if rounds >= defaultRounds {
+		return ""
+	}
+	return fmt.Sprintf("-rounds %d: each step ran fewer than %d times, so its figures come without a meaningful spread", rounds, defaultRounds)
 }
 
 // intList is a comma-separated list of non-negative integers.
@@ -201,4 +220,20 @@ func cpuRange(a, b int) string {
 		return strconv.Itoa(a)
 	}
 	return fmt.Sprintf("%d-%d", a, b)
+}
+
+// pilbBuild says which pilb was measured: the VCS stamp Go put in the
+// binary, else, for a binary built here from root (GOFLAGS may hold
+// -buildvcs=false), the commit and state of root's work tree.
+func pilbBuild(ctx context.Context, root, bin string, builtHere bool) procstat.Build {
+	b, err := procstat.GoBuild(bin)
+	if err == nil && b.Revision != "" || !builtHere {
+		return b
+	}
+	if out, err := exec.CommandContext(ctx, "git", "-C", root, "rev-parse", "HEAD").Output(); err == nil {
+		b.Revision = strings.TrimSpace(string(out))
+		status, _ := exec.CommandContext(ctx, "git", "-C", root, "status", "--porcelain", "--untracked-files=no").Output()
+		b.Modified = len(strings.TrimSpace(string(status))) > 0
+	}
+	return b
 }

@@ -35,10 +35,15 @@ func TestLadderFlags(t *testing.T) {
 	}
 }
 
-func TestSizeRejectsBadHeadroom(t *testing.T) {
-	for _, h := range []string{"1", "-0.1", "1.5"} {
-		if err := cmdSize([]string{"-per-core", "1000", "-headroom", h}); !errors.Is(err, errUsage) {
-			t.Errorf("-headroom %s: err = %v, want a usage error", h, err)
+// Bad model parameters are usage errors, found before any results are
+// read.
+func TestSizeRejectsBadParams(t *testing.T) {
+	for _, args := range [][]string{
+		{"-headroom", "1"}, {"-headroom", "-0.1"}, {"-target-util", "0"}, {"-target-util", "1.5"},
+		{"-front", "alb"}, {"-min-count", "0"}, {"-spare", "-1"}, {"-cpu-factor", "2"}, {"-rps", "0"}, {"-mss", "10"},
+	} {
+		if err := cmdSize(append(args, "-results", t.TempDir())); !errors.Is(err, errUsage) {
+			t.Errorf("size %v: err = %v, want a usage error", args, err)
 		}
 	}
 }

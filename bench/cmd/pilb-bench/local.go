@@ -105,6 +105,7 @@ func cmdLadder(kind string, args []string) error {
 	if err != nil {
 		return err
 	}
+	builtHere := *pilbBin == ""
 	if *pilbBin == "" && strings.Contains(*proxyList, "pilb") {
 		if *pilbBin, err = build(ctx, root, "./cmd/pilb", work); err != nil {
 			return fmt.Errorf("pilb does not build, so it cannot be measured (use -proxies nginx,haproxy meanwhile): %w", err)
@@ -114,7 +115,15 @@ func cmdLadder(kind string, args []string) error {
 	dir := outDir(root, lf.out, started)
 	run := &results.Run{Kind: kind, Started: started, Args: append([]string{"pilb-bench"}, os.Args[1:]...), Flags: flagValues(fs),
 		Machine: procstat.Describe("wrk", "hey", "nginx", "haproxy")}
-	run.Machine.Tools["pilb"] = "this tree"
+	run.Rounds = ladder.Rounds
+	if note := roundsNote(ladder.Rounds); note != "" {
+		run.Notes = append(run.Notes, note)
+	}
+	if slices.Contains(names, "pilb") {
+		b := pilbBuild(ctx, root, *pilbBin, builtHere)
+		run.Pilb = &b
+		run.Machine.Tools["pilb"] = b.String()
+	}
 	run.Layout = fmt.Sprintf("%s; %d backends (%d loop each) on CPUs [%s]; loopback",
 		strings.Join(layouts, "; "), *nBackends, *backendLoops, orAll(backendCPUs))
 	run.Notes = append(run.Notes, notes...)
@@ -134,15 +143,24 @@ func cmdLadder(kind string, args []string) error {
 	}
 	defer backends.Stop()
 
-	pr := &suite.Progress{W: os.Stdout, Total: len(names) * len(loops) * len(ladder.Tools) * len(ladder.Sizes) * len(ladder.Conns)}
+	// All the proxies of a loop count run side by side, pinned to the
+	// same CPUs, and the ladder loads one at a time: each step runs
+	// -rounds times with the proxies interleaved, so a slow minute on a
+	// shared machine costs every proxy alike and ratios come from the
+	// same round.
+	perProxy := len(ladder.Tools) * len(ladder.Sizes) * len(ladder.Conns) * ladder.Rounds
+	pr := &suite.Progress{W: os.Stdout, Total: len(names) * len(loops) * perProxy}
 	complete := true
-	for _, name := range names {
-		for _, l := range loops {
+	for _, l := range loops {
+		pcpus, rcpus, _ := cpuPlan(ncpu, l, *proxyCPUs, *loadCPUs)
+		var started []proxies.Proxy
+		var targets []suite.Target
+		for _, name := range names {
 			listenAddr, err := resolveListen(*listen)
 			if err != nil {
+				stopAll(started)
 				return err
 			}
-			pcpus, rcpus, _ := cpuPlan(ncpu, l, *proxyCPUs, *loadCPUs)
 			var px proxies.Proxy
 			switch name {
 			case "pilb":
@@ -159,21 +177,19 @@ func cmdLadder(kind string, args []string) error {
 				msg := fmt.Sprintf("%s ×%d did not start: %v", name, l, err)
 				fmt.Println("  ", msg)
 				run.Notes = append(run.Notes, msg)
-				pr.Total -= len(ladder.Tools) * len(ladder.Sizes) * len(ladder.Conns)
+				pr.Total -= perProxy
 				continue
 			}
-			t := suite.Target{Name: name, Loops: l, BaseURL: "http://" + listenAddr,
-				Sample: func() (procstat.Sample, error) { return procstat.Read(px.PIDs()...) }}
-			lad := ladder
-			lad.CPUs = rcpus
-			ok := suite.Run(ctx, t, lad, run, pr)
-			_ = px.Stop()
-			if !ok {
-				complete = false
-				break
-			}
+			started = append(started, px)
+			targets = append(targets, suite.Target{Name: name, Loops: l, BaseURL: "http://" + listenAddr,
+				Sample: func() (procstat.Sample, error) { return procstat.Read(px.PIDs()...) }})
 		}
-		if !complete {
+		lad := ladder
+		lad.CPUs = rcpus
+		ok := len(targets) == 0 || suite.Run(ctx, targets, lad, run, pr)
+		stopAll(started)
+		if !ok {
+			complete = false
 			break
 		}
 	}
@@ -182,6 +198,13 @@ func cmdLadder(kind string, args []string) error {
 	}
 	// Write what was measured even after an interrupt.
 	return finish(dir, run)
+}
+
+// stopAll stops the proxies a loop count started.
+func stopAll(started []proxies.Proxy) {
+	for _, px := range started {
+		_ = px.Stop()
+	}
 }
 
 // resolveListen picks a free port for a :0 listen address: every proxy

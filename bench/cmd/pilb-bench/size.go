@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/pilb-proxy/pilb/bench/internal/report"
@@ -12,58 +13,80 @@ import (
 	"github.com/pilb-proxy/pilb/bench/internal/sizing"
 )
 
-// cmdSize recommends instance types for a target from measured results.
+// cmdSize recommends fleets for a target from measured results.
 func cmdSize(args []string) error {
 	fs := newFlagSet("size")
-	resultsDir := fs.String("results", "", "results `folder` (default: the newest in bench/results)")
+	resultsDirs := fs.String("results", "", "results `folders`, comma-separated (default: the newest in bench/results); "+
+		"the first is the main measurement, the others (remote runs on other instance types) replace the CPU assumption for their processor")
 	proxy := fs.String("proxy", "pilb", "proxy whose measurements to size for")
 	rps := fs.Float64("rps", 50000, "target requests/s")
 	p99 := fs.Duration("p99", 5*time.Millisecond, "target p99 latency")
 	respBytes := fs.Int("resp-bytes", 2048, "typical response body size in bytes")
-	headroom := fs.Float64("headroom", sizing.DefaultHeadroom, "capacity planned above -rps, as a fraction of it, 0 ≤ h < 1 (0.3 plans for 1.3 × rps)")
-	scaling := fs.Float64("scaling", sizing.DefaultScalingEff, "scaling efficiency from 1 to N loops when the results measured one loop count only")
-	overhead := fs.Int("overhead", sizing.DefaultOverheadBytes, "wire bytes per exchange besides the body (heads, TCP/IP)")
-	perCore := fs.Float64("per-core", 0, "per-core req/s to use instead of the results (what-if)")
-	instances := fs.String("instances", "", "instance catalogue JSON (default: the embedded bench/internal/sizing/instances.json)")
+	def := sizing.DefaultParams()
+	targetUtil := fs.Float64("target-util", def.TargetUtil, "share of each core and network allowance to plan for, 0 < u ≤ 1")
+	headroom := fs.Float64("headroom", 0, "load planned above -rps for growth, as a fraction of it, 0 ≤ h < 1")
+	extrapolate := fs.Bool("extrapolate", false, "allow a -resp-bytes outside the measured sizes")
+	scaling := fs.Float64("scaling", def.ScalingEff, "scaling efficiency from 1 to N loops, used when the results measured one loop count only")
+	crossCPU := fs.Float64("cpu-factor", def.CrossCPU, "per-core capacity factor ASSUMED for a processor that was not measured")
+	smt := fs.Float64("smt-factor", def.SMT, "further factor ASSUMED for hyper-threaded vCPUs when the measured CPUs were whole cores")
+	overhead := fs.Int("overhead", def.OverheadBytes, "wire bytes per exchange besides the body (heads, TCP/IP)")
+	mss := fs.Int("mss", def.MSS, "TCP payload bytes per segment for the packet estimate (1448: 1500-byte MTU)")
+	clientConns := fs.Int("client-conns", def.ClientConns, "concurrent client connections across the fleet (per-flow and tracked-connection checks)")
+	placement := fs.Bool("placement-group", false, "clients and proxies share a cluster placement group (10 Gbit/s per flow instead of 5)")
+	minCount := fs.Int("min-count", def.MinCount, "fewest instances of a fleet (1 allows a single instance)")
+	spare := fs.Int("spare", def.Spare, "instances beyond those the load needs, so that the fleet carries it with this many down")
+	front := fs.String("front", def.Front, "how clients reach the proxies: nlb (an AWS Network Load Balancer) or direct (internet gateway)")
+	catalog := fs.String("catalog", "", "instance catalogue JSON (default: the embedded bench/internal/sizing/instances.json)")
+	top := fs.Int("top", 15, "fleets to list; 0 lists all")
+	p99Round := fs.String("p99-round", "worst", "which round's p99 a step must meet: worst (every round) or median")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if !(*headroom >= 0 && *headroom < 1) {
-		return fmt.Errorf("%w: -headroom %g: want 0 ≤ headroom < 1 (0.3 plans for 1.3 × -rps)", errUsage, *headroom)
+	if *p99Round != "worst" && *p99Round != "median" {
+		return fmt.Errorf("%w: -p99-round %q: want worst or median", errUsage, *p99Round)
 	}
-	if *overhead < 0 {
-		return fmt.Errorf("%w: -overhead %d: want ≥ 0 bytes", errUsage, *overhead)
+	if *p99 <= 0 || *rps <= 0 || *respBytes < 0 {
+		return fmt.Errorf("%w: want -rps > 0, -p99 > 0 and -resp-bytes ≥ 0", errUsage)
+	}
+	p := sizing.Params{TargetUtil: *targetUtil, Headroom: *headroom, OverheadBytes: *overhead, ScalingEff: *scaling,
+		CrossCPU: *crossCPU, SMT: *smt, Extrapolate: *extrapolate, MinCount: *minCount, Spare: *spare, Front: *front,
+		MSS: *mss, ClientConns: *clientConns, PlacementGroup: *placement}
+	if err := p.Check(); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	cat, err := sizing.Embedded()
-	if *instances != "" {
-		cat, err = sizing.LoadCatalog(*instances)
+	if *catalog != "" {
+		cat, err = sizing.LoadCatalog(*catalog)
 	}
 	if err != nil {
 		return err
 	}
-	t := sizing.Target{RPS: *rps, P99MS: float64(*p99) / float64(time.Millisecond), RespBytes: *respBytes}
-	c := sizing.Capacity{PerCoreRPS: *perCore, ScalingEff: *scaling, Source: "given with -per-core and -scaling"}
-	if *perCore == 0 {
-		dir := *resultsDir
-		if dir == "" {
-			if dir, err = newestResults(); err != nil {
-				return err
-			}
+	dirs := strings.Split(*resultsDirs, ",")
+	if *resultsDirs == "" {
+		dir, err := newestResults()
+		if err != nil {
+			return err
 		}
+		dirs = []string{dir}
+	}
+	t := sizing.Target{RPS: *rps, P99MS: float64(*p99) / float64(time.Millisecond), RespBytes: *respBytes}
+	var profiles []sizing.Profile
+	for _, dir := range dirs {
 		run, err := results.Load(dir)
 		if err != nil {
 			return err
 		}
-		fmt.Printf("results: %s (%s, %s on %s)\n", dir, run.Kind, run.Started.Format("2006-01-02 15:04"), run.Machine.CPUModel)
-		if c, err = sizing.CapacityFromRun(run, *proxy, t, *scaling); err != nil {
+		prof, err := sizing.FromRun(run, dir, *proxy, t.P99MS, *p99Round == "median")
+		if err != nil {
 			return err
 		}
+		profiles = append(profiles, prof)
 	}
-	plan, err := sizing.Recommend(cat, t, c, sizing.Params{Headroom: *headroom, OverheadBytes: *overhead})
+	plan, err := sizing.Recommend(cat, t, profiles, p)
 	if err != nil {
 		return err
 	}
-	sizing.WriteTable(os.Stdout, plan, cat)
+	sizing.WriteTable(os.Stdout, plan, cat, *top)
 	return nil
 }
 

@@ -9,4 +9,7 @@ var (
 	// ErrBadRollup is returned by ParsePSS and ReadPSS when
 	// /proc/PID/smaps_rollup has no "Pss: N kB" line.
 	ErrBadRollup = errors.New("procstat: no Pss in /proc/PID/smaps_rollup")
+	// ErrGone is returned by ReadStat and Read when a process has exited
+	// (its /proc entry is gone), and by ReadLive when every one has.
+	ErrGone = errors.New("procstat: process has exited")
 )

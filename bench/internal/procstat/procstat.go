@@ -5,10 +5,13 @@ package procstat
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -28,6 +31,12 @@ type Sample struct {
 	MemBytes int64
 	// MemKind is MemPSS or MemRSS: which figure MemBytes is.
 	MemKind string
+	// PIDs are the processes summed. A step whose samples before and
+	// after differ measured a proxy that was restarted in between.
+	PIDs []int
+	// Host holds the host-wide counters when the sample has them (an
+	// agent's samples do); nil otherwise.
+	Host *Host
 }
 
 // Stat is what one /proc/PID/stat line says.
@@ -69,13 +78,23 @@ func ParseStat(line string) (Stat, error) {
 	return s, nil
 }
 
-// ReadStat reads /proc/PID/stat.
+// ReadStat reads /proc/PID/stat. A process that has exited is ErrGone.
 func ReadStat(pid int) (Stat, error) {
 	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
 	if err != nil {
-		return Stat{}, err
+		return Stat{}, gone(err)
 	}
 	return ParseStat(string(b))
+}
+
+// gone maps the errors of reading a vanished /proc entry to ErrGone:
+// ENOENT when the directory is gone, ESRCH when the process exits while
+// the file is read.
+func gone(err error) error {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("%w: %v", ErrGone, err)
+	}
+	return err
 }
 
 // Memory figures a Sample may carry.
@@ -90,9 +109,11 @@ const (
 )
 
 // Read samples the summed CPU time and memory of pids: their PSS when
-// the kernel has smaps_rollup for all (Linux 4.14+), else their RSS.
+// the kernel has smaps_rollup for all (Linux 4.14+), else their RSS. A
+// process that has exited fails the sample with ErrGone: its CPU time
+// would be missing from the sum, and a step's delta would be wrong.
 func Read(pids ...int) (Sample, error) {
-	s := Sample{At: time.Now(), MemKind: MemPSS}
+	s := Sample{At: time.Now(), MemKind: MemPSS, PIDs: pids}
 	page := int64(os.Getpagesize())
 	var rss, pss int64
 	for _, pid := range pids {
@@ -104,6 +125,9 @@ func Read(pids ...int) (Sample, error) {
 		rss += st.RSSPages * page
 		if s.MemKind == MemPSS {
 			p, err := ReadPSS(pid)
+			if errors.Is(err, ErrGone) {
+				return s, err
+			}
 			if err != nil {
 				s.MemKind = MemRSS
 			}
@@ -117,11 +141,37 @@ func Read(pids ...int) (Sample, error) {
 	return s, nil
 }
 
+// ReadLive is Read over the processes of pids that are still there: a
+// process that exits between being listed and being read is normal (a
+// short-lived helper, a worker being replaced), so it is left out rather
+// than failing the sample. live is what was summed; ErrGone when none
+// was left.
+func ReadLive(pids ...int) (s Sample, live []int, err error) {
+	for _, pid := range pids {
+		if _, err := ReadStat(pid); err == nil {
+			live = append(live, pid)
+		} else if !errors.Is(err, ErrGone) {
+			return Sample{}, nil, err
+		}
+	}
+	for range 3 { // one may still leave between the check and the read
+		if len(live) == 0 {
+			return Sample{}, nil, ErrGone
+		}
+		s, err = Read(live...)
+		if !errors.Is(err, ErrGone) {
+			return s, live, err
+		}
+		live = slices.DeleteFunc(live, func(p int) bool { _, err := ReadStat(p); return errors.Is(err, ErrGone) })
+	}
+	return Sample{}, nil, err
+}
+
 // ReadPSS returns the Pss line of /proc/PID/smaps_rollup in bytes.
 func ReadPSS(pid int) (int64, error) {
 	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "smaps_rollup"))
 	if err != nil {
-		return 0, err
+		return 0, gone(err)
 	}
 	return ParsePSS(string(b))
 }

@@ -2,8 +2,10 @@ package proxies
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/template"
 )
 
@@ -68,6 +70,19 @@ func (x *Nginx) Start(ctx context.Context, cfg Config) error {
 	}
 	return x.launch(ctx, "nginx", cfg, true,
 		"nginx", "-c", conf, "-p", cfg.Dir, "-e", filepath.Join(cfg.Dir, "nginx-error.log"))
+}
+
+// Render returns the configuration file the harness runs proxy ("nginx"
+// or "haproxy") with for cfg: remote -print shows it for the proxy host,
+// so that a remote comparison runs the same configuration as compare.
+func Render(proxy string, cfg Config) (string, error) {
+	t := map[string]*template.Template{"nginx": nginxConf, "haproxy": haproxyConf}[proxy]
+	if t == nil {
+		return "", fmt.Errorf("proxies: no configuration for %q", proxy)
+	}
+	var b strings.Builder
+	err := t.Execute(&b, cfg)
+	return b.String(), err
 }
 
 func writeTemplate(path string, t *template.Template, data any) error {

@@ -3,7 +3,6 @@ package report
 import (
 	"cmp"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -31,37 +30,24 @@ func Write(dir string, run *results.Run) ([]string, error) {
 		return nil
 	}
 
-	m := run.Machine
-	fmt.Fprintf(&md, "# pilb-bench %s — %s\n\n", run.Kind, run.Started.Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(&md, "- Machine: `%s`, %s, %d CPUs, %.1f GiB, kernel %s, %s\n", m.Hostname, m.CPUModel, m.CPUs,
-		float64(m.MemBytes)/(1<<30), m.Kernel, m.GoVersion)
-	for _, t := range sortedKeys(m.Tools) {
-		fmt.Fprintf(&md, "- %s: %s\n", t, m.Tools[t])
-	}
-	if run.Layout != "" {
-		fmt.Fprintf(&md, "- Layout: %s\n", run.Layout)
-	}
-	fmt.Fprintf(&md, "- Command: `%s`\n", strings.Join(run.Args, " "))
-	fmt.Fprintf(&md, "- Duration: %s\n\n", run.Finished.Sub(run.Started).Round(1e9))
-	for _, n := range run.Notes {
-		fmt.Fprintf(&md, "> %s\n\n", n)
-	}
-
+	writeHeader(&md, run)
 	if kinds := memKinds(run); len(kinds) > 0 {
 		fmt.Fprintf(&md, "Memory (mem MiB) is the proxy's largest %s during a step.\n\n", strings.Join(kinds, " or "))
 	}
 
 	proxies := run.Proxies()
+	points := run.Points()
 	md.WriteString("## Peak throughput\n\n")
-	md.WriteString("Where each proxy saturates: the step with the most requests/s for each response size, " +
-		"among steps without errors or non-2xx responses.\n\n")
+	md.WriteString("Where each proxy saturates: the step with the most requests/s (median over its rounds) for each response size, " +
+		"among steps without errors or non-2xx responses in any round. Figures are medians, with min–max over the rounds.\n\n")
 	md.WriteString("| proxy | loops | response | peak req/s | at conns | p99 ms | CPU µs/req | proxy cores | mem MiB |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, size := range run.Sizes() {
 		for _, px := range proxies {
 			for _, loops := range loopsOf(run, px) {
-				if best, ok := peak(run, px, loops, size); ok {
-					fmt.Fprintf(&md, "| %s | %d | %s | %.0f | %d | %.2f | %.1f | %.2f | %.1f |\n", px, loops, sizeName(size),
-						best.Load.RPS, best.Conns, best.Load.Latency.P99, best.CPUPerRequestUS, best.ProxyCores, mib(best.ProxyMemBytes))
+				if best, ok := peak(points, px, loops, size); ok {
+					fmt.Fprintf(&md, "| %s | %d | %s | %s | %d | %s | %s | %.2f | %.1f |\n", px, loops, sizeName(size),
+						best.RPS.Format("%.0f"), best.Conns, best.P99.Format("%.2f"), best.CPUPerRequestUS.Format("%.1f"),
+						best.ProxyCores.Median, best.MemBytes.Median/(1<<20))
 				}
 			}
 		}
@@ -79,9 +65,10 @@ func Write(dir string, run *results.Run) ([]string, error) {
 			}
 		}
 		if len(same) > 1 {
-			writeRatios(&md, run, tool, same)
+			writeRatios(&md, run, points, tool, same)
 		}
 	}
+	writeScaling(&md, run, points)
 
 	for _, size := range run.Sizes() {
 		fmt.Fprintf(&md, "## Response %s\n\n", sizeName(size))
@@ -90,14 +77,14 @@ func Write(dir string, run *results.Run) ([]string, error) {
 		for _, px := range proxies {
 			pxLoops := loopsOf(run, px)
 			for _, loops := range pxLoops {
-				steps := stepsOf(run, px, loops, size)
+				steps := pointsOf(points, px, loops, size)
 				name := px
 				if len(pxLoops) > 1 {
 					name = fmt.Sprintf("%s ×%d", px, loops)
 				}
-				thr = append(thr, series(name, steps, func(s results.Step) float64 { return s.Load.RPS }))
-				p99 = append(p99, series(name, steps, func(s results.Step) float64 { return s.Load.Latency.P99 }))
-				cpu = append(cpu, series(name, steps, func(s results.Step) float64 { return s.CPUPerRequestUS }))
+				thr = append(thr, series(name, steps, func(p results.Point) float64 { return p.RPS.Median }))
+				p99 = append(p99, series(name, steps, func(p results.Point) float64 { return p.P99.Median }))
+				cpu = append(cpu, series(name, steps, func(p results.Point) float64 { return p.CPUPerRequestUS.Median }))
 			}
 		}
 		if err := plot("throughput-"+tag+".svg", Plot{Title: "Throughput, " + sizeName(size) + " responses",
@@ -114,15 +101,15 @@ func Write(dir string, run *results.Run) ([]string, error) {
 		}
 		for _, px := range proxies {
 			for _, loops := range loopsOf(run, px) {
-				steps := stepsOf(run, px, loops, size)
+				steps := pointsOf(points, px, loops, size)
 				pcts := []Series{
-					series("p50", steps, func(s results.Step) float64 { return s.Load.Latency.P50 }),
-					series("p90", steps, func(s results.Step) float64 { return s.Load.Latency.P90 }),
-					series("p99", steps, func(s results.Step) float64 { return s.Load.Latency.P99 }),
-					series("p99.9", steps, func(s results.Step) float64 { return s.Load.Latency.P999 }),
+					series("p50", steps, func(p results.Point) float64 { return p.P50.Median }),
+					series("p90", steps, func(p results.Point) float64 { return p.P90.Median }),
+					series("p99", steps, func(p results.Point) float64 { return p.P99.Median }),
+					series("p99.9", steps, func(p results.Point) float64 { return p.P999.Median }),
 				}
 				pcts[3].Dashed = true
-				if allZero(steps, func(s results.Step) float64 { return s.Load.Latency.P999 }) {
+				if allZero(steps, func(p results.Point) float64 { return p.P999.Median }) {
 					pcts = pcts[:3] // not measured (hey): no line at zero
 				}
 				if err := plot(fmt.Sprintf("latency-%s-l%d-%s.svg", strings.ReplaceAll(px, "/", "-"), loops, tag), Plot{
@@ -132,29 +119,29 @@ func Write(dir string, run *results.Run) ([]string, error) {
 				}
 			}
 		}
-		md.WriteString("Rows marked ✗ had errors or non-2xx responses: they are left out of the peak and ratio tables.\n\n")
-		md.WriteString("| proxy | loops | conns | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | errors | non-2xx | CPU µs/req | cores | mem MiB | MB/s |\n")
+		md.WriteString("Rows marked ✗ had errors or non-2xx responses in some round: they are left out of the peak and ratio tables. " +
+			"Medians over the rounds, min–max in brackets; errors and non-2xx summed.\n\n")
+		md.WriteString("| proxy | loops | conns | rounds | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | errors | non-2xx | CPU µs/req | cores | mem MiB |\n")
 		md.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
-		for _, s := range run.Steps {
-			if s.RespBytes != size {
+		for _, p := range points {
+			if p.RespBytes != size {
 				continue
 			}
-			if s.Err != "" {
-				fmt.Fprintf(&md, "| %s | %d | %d | failed: %s |||||||||||\n", s.Proxy, s.Loops, s.Conns, oneLine(s.Err))
+			if p.RPS.N == 0 {
+				fmt.Fprintf(&md, "| %s | %d | %d | %d | failed: %s ||||||||||\n", p.Proxy, p.Loops, p.Conns, len(p.Steps), oneLine(p.Failed))
 				continue
 			}
-			l := s.Load
 			p999 := "—" // not measured (hey)
-			if l.Latency.P999 > 0 {
-				p999 = fmt.Sprintf("%.3f", l.Latency.P999)
+			if p.P999.N > 0 {
+				p999 = fmt.Sprintf("%.3f", p.P999.Median)
 			}
-			name := s.Proxy
-			if !s.Clean() {
+			name := p.Proxy
+			if !p.Clean {
 				name += " ✗"
 			}
-			fmt.Fprintf(&md, "| %s | %d | %d | %.0f | %.3f | %.3f | %.3f | %s | %d | %d | %.1f | %.2f | %.1f | %.1f |\n",
-				name, s.Loops, s.Conns, l.RPS, l.Latency.P50, l.Latency.P90, l.Latency.P99, p999,
-				l.Errors, l.Non2xx, s.CPUPerRequestUS, s.ProxyCores, mib(s.ProxyMemBytes), l.BytesPerSec/1e6)
+			fmt.Fprintf(&md, "| %s | %d | %d | %d | %s | %.3f | %.3f | %s | %s | %d | %d | %s | %.2f | %.1f |\n",
+				name, p.Loops, p.Conns, len(p.Steps), p.RPS.Format("%.0f"), p.P50.Median, p.P90.Median, p.P99.Format("%.3f"), p999,
+				p.Errors, p.Non2xx, p.CPUPerRequestUS.Format("%.1f"), p.ProxyCores.Median, p.MemBytes.Median/(1<<20))
 		}
 		md.WriteString("\n")
 	}
@@ -165,87 +152,27 @@ func Write(dir string, run *results.Run) ([]string, error) {
 	return append([]string{path}, files...), nil
 }
 
-// writeRatios writes the comparison table of proxies, all measured with
-// tool: the base proxy (pilb when present) over each other, per step.
-func writeRatios(md *strings.Builder, run *results.Run, tool string, proxies []string) {
-	base := proxies[0]
-	if i := slices.Index(proxies, results.Label("pilb", tool)); i >= 0 {
-		base = proxies[i]
-	}
-	var others []string
-	for _, p := range proxies {
-		if p != base {
-			others = append(others, p)
-		}
-	}
-	name := func(label string) string { p, _ := results.SplitLabel(label); return p }
-	fmt.Fprintf(md, "## Ratios (%s / other), %s\n\n", name(base), tool)
-	md.WriteString("Throughput above 1 and CPU per request or p99 below 1 favour " + name(base) +
-		". Per step, one loop/worker/thread each, every proxy loaded by " + tool + ".\n\n")
-	md.WriteString("| response | conns |")
-	for _, o := range others {
-		o = name(o)
-		fmt.Fprintf(md, " req/s ÷ %s | CPU/req ÷ %s | p99 ÷ %s |", o, o, o)
-	}
-	md.WriteString("\n|---|---|" + strings.Repeat("---|---|---|", len(others)) + "\n")
-	logSum := make([][3]float64, len(others))
-	count := make([]int, len(others))
-	for _, size := range run.Sizes() {
-		for _, s := range stepsOf(run, base, 1, size) {
-			fmt.Fprintf(md, "| %s | %d |", sizeName(size), s.Conns)
-			for i, o := range others {
-				t, ok := run.Find(o, 1, size, s.Conns)
-				if !ok || !t.Clean() || !s.Clean() {
-					md.WriteString(" – | – | – |")
-					continue
-				}
-				r := [3]float64{s.Load.RPS / t.Load.RPS, s.CPUPerRequestUS / t.CPUPerRequestUS, s.Load.Latency.P99 / t.Load.Latency.P99}
-				fmt.Fprintf(md, " %.2f | %.2f | %.2f |", r[0], r[1], r[2])
-				if finite(r[0]) && finite(r[1]) && finite(r[2]) && r[0] > 0 && r[1] > 0 && r[2] > 0 {
-					for k := range 3 {
-						logSum[i][k] += math.Log(r[k])
-					}
-					count[i]++
-				}
-			}
-			md.WriteString("\n")
-		}
-	}
-	md.WriteString("| **geometric mean** | |")
-	for i := range others {
-		if count[i] == 0 {
-			md.WriteString(" – | – | – |")
-			continue
-		}
-		for k := range 3 {
-			fmt.Fprintf(md, " **%.2f** |", math.Exp(logSum[i][k]/float64(count[i])))
-		}
-	}
-	md.WriteString("\n\n")
-}
-
-func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
-
-// peak returns the clean step with the most requests/s.
-func peak(run *results.Run, proxy string, loops, size int) (results.Step, bool) {
-	var best results.Step
+// peak returns the clean point with the highest median requests/s.
+func peak(points []results.Point, proxy string, loops, size int) (results.Point, bool) {
+	var best results.Point
 	found := false
-	for _, s := range stepsOf(run, proxy, loops, size) {
-		if s.Clean() && (!found || s.Load.RPS > best.Load.RPS) {
-			best, found = s, true
+	for _, p := range pointsOf(points, proxy, loops, size) {
+		if p.Clean && (!found || p.RPS.Median > best.RPS.Median) {
+			best, found = p, true
 		}
 	}
 	return best, found
 }
 
-func stepsOf(run *results.Run, proxy string, loops, size int) []results.Step {
-	var out []results.Step
-	for _, s := range run.Steps {
-		if s.Proxy == proxy && s.Loops == loops && s.RespBytes == size {
-			out = append(out, s)
+// pointsOf returns the points of proxy, loops and size by concurrency.
+func pointsOf(points []results.Point, proxy string, loops, size int) []results.Point {
+	var out []results.Point
+	for _, p := range points {
+		if p.Proxy == proxy && p.Loops == loops && p.RespBytes == size {
+			out = append(out, p)
 		}
 	}
-	slices.SortFunc(out, func(a, b results.Step) int { return a.Conns - b.Conns })
+	slices.SortFunc(out, func(a, b results.Point) int { return a.Conns - b.Conns })
 	return out
 }
 
@@ -256,12 +183,12 @@ func loopsOf(run *results.Run, proxy string) []int {
 	return out
 }
 
-func series(name string, steps []results.Step, y func(results.Step) float64) Series {
+func series(name string, points []results.Point, y func(results.Point) float64) Series {
 	s := Series{Name: name}
-	for _, st := range steps {
-		if st.OK() {
-			s.X = append(s.X, float64(st.Conns))
-			s.Y = append(s.Y, y(st))
+	for _, p := range points {
+		if p.RPS.N > 0 {
+			s.X = append(s.X, float64(p.Conns))
+			s.Y = append(s.Y, y(p))
 		}
 	}
 	return s
@@ -280,8 +207,6 @@ func sizeName(n int) string {
 
 // sizeTag is a response size for file names: "0B", "1KiB".
 func sizeTag(n int) string { return strings.ReplaceAll(sizeName(n), " ", "") }
-
-func mib(b int64) float64 { return float64(b) / (1 << 20) }
 
 func oneLine(s string) string {
 	s = strings.ReplaceAll(s, "\n", " ")
@@ -319,10 +244,10 @@ func memKinds(run *results.Run) []string {
 	return kinds
 }
 
-// allZero reports whether f is zero for every step.
-func allZero(steps []results.Step, f func(results.Step) float64) bool {
-	for _, s := range steps {
-		if f(s) != 0 {
+// allZero reports whether f is zero for every point.
+func allZero(points []results.Point, f func(results.Point) float64) bool {
+	for _, p := range points {
+		if f(p) != 0 {
 			return false
 		}
 	}

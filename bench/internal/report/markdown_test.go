@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pilb-proxy/pilb/bench/internal/load"
+	"github.com/pilb-proxy/pilb/bench/internal/procstat"
 	"github.com/pilb-proxy/pilb/bench/internal/results"
 )
 
@@ -30,7 +31,7 @@ func TestWriteReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	md, _ := os.ReadFile(filepath.Join(dir, ReportName))
-	for _, want := range []string{"## Ratios (pilb / other)", "| 1 KiB | 16 | 1.20 | 0.83 | 0.83 |",
+	for _, want := range []string{"## Ratios (pilb / other)", "| 1 KiB | 1 | 16 | 1.20 | 0.83 | 0.83 |",
 		"**1.20**", "![Throughput, 1 KiB responses](throughput-1KiB.svg)", "failed: boom", "| pilb | 1 | 1 KiB | 76800 | 64 |"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
@@ -59,7 +60,7 @@ func TestReportSkipsUncleanSteps(t *testing.T) {
 	b, _ := os.ReadFile(filepath.Join(dir, ReportName))
 	md := string(b)
 	for _, want := range []string{"| pilb | 1 | 0 B | 1000 | 16 |", "| nginx | 1 | 0 B | 500 | 16 |",
-		"| 0 B | 64 | – | – | – |", "| 0 B | 16 | 2.00 |", "| pilb ✗ | 1 | 64 | 9000 |", "| nginx ✗ | 1 | 64 | 8000 |"} {
+		"| 0 B | 1 | 64 | – | – | – |", "| 0 B | 1 | 16 | 2.00 |", "| pilb ✗ | 1 | 64 | 1 | 9000 |", "| nginx ✗ | 1 | 64 | 1 | 8000 |"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}
@@ -86,7 +87,7 @@ func TestRatiosPerTool(t *testing.T) {
 	}
 	b, _ := os.ReadFile(filepath.Join(dir, ReportName))
 	md := string(b)
-	for _, want := range []string{"## Ratios (pilb / other), wrk", "## Ratios (pilb / other), hey", "| 0 B | 16 | 3.00 |", "| 0 B | 16 | 2.00 |"} {
+	for _, want := range []string{"## Ratios (pilb / other), wrk", "## Ratios (pilb / other), hey", "| 0 B | 1 | 16 | 3.00 |", "| 0 B | 1 | 16 | 2.00 |"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}
@@ -111,6 +112,44 @@ func TestReportNamesMemoryKind(t *testing.T) {
 		b, _ := os.ReadFile(filepath.Join(dir, ReportName))
 		if !strings.Contains(string(b), want) || !strings.Contains(string(b), "| 3.0 |") {
 			t.Errorf("kind %q: report lacks %q:\n%s", kind, want, b)
+		}
+	}
+}
+
+// With rounds, the report shows medians with min–max, takes ratios round
+// by round, names the pilb commit and each host's CPU, and prints the
+// scaling between loop counts.
+func TestReportRoundsAndScaling(t *testing.T) {
+	run := &results.Run{Kind: "compare", Rounds: 3, Pilb: &procstat.Build{GoVersion: "go1.26.8", Revision: "1b761e9aaaaaaaaa", Modified: true},
+		Machine: procstat.Machine{Hostname: "vm", CPUModel: "AMD EPYC", Arch: "amd64", CPUs: 2, ThreadsPerCore: 1, Kernel: "6.18", Governor: "none",
+			Tools: map[string]string{"nginx": "nginx version: nginx/1.22.1"}}}
+	step := func(px string, loops, round int, rps, cpu float64) results.Step {
+		return results.Step{Proxy: px, Loops: loops, Conns: 64, Round: round, CPUPerRequestUS: cpu, ProxyCores: rps * cpu / 1e6,
+			Load: load.Result{Requests: 1000, RPS: rps, Latency: load.Latency{P99: 2}}}
+	}
+	for r, x := range []struct{ pilb, nginx float64 }{{100000, 80000}, {90000, 60000}, {110000, 100000}} {
+		run.Steps = append(run.Steps, step("pilb", 1, r+1, x.pilb, 9), step("nginx", 1, r+1, x.nginx, 12))
+	}
+	for r := range 3 {
+		run.Steps = append(run.Steps, step("pilb", 2, r+1, 150000, 10))
+	}
+	dir := t.TempDir()
+	if _, err := Write(dir, run); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, ReportName))
+	md := string(b)
+	for _, want := range []string{
+		"- pilb: commit 1b761e9aaaaa (dirty: uncommitted changes), go1.26.8",
+		"AMD EPYC (amd64), 2 CPUs, 1 thread per core", "governor none", "nginx: nginx version: nginx/1.22.1",
+		"every step ran 3 times",
+		"| pilb | 1 | 0 B | 100000 (90000–110000) | 64 |",
+		// Round by round: 1.25, 1.5, 1.1 -> median 1.25, not 100000/80000 of the medians (also 1.25) by chance:
+		"| 0 B | 1 | 64 | 1.25 (1.10–1.50) |",
+		"## Scaling", "| pilb | 0 B | 64 | 2 | 100000 | 150000 | 1.50 | 9.0 | 10.0 | 0.90 | 0.75 |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
 		}
 	}
 }

@@ -28,9 +28,27 @@ type Run struct {
 	// Flags is every flag with its effective value.
 	Flags map[string]string `json:"flags"`
 	// Layout says what ran where (CPU pinning), for the report.
-	Layout string   `json:"layout"`
-	Steps  []Step   `json:"steps"`
-	Notes  []string `json:"notes,omitempty"`
+	Layout string `json:"layout"`
+	// Rounds is how many times each step ran, the proxies interleaved
+	// within each round; 0 in older results (one run per step).
+	Rounds int `json:"rounds,omitempty"`
+	// Pilb is how the measured pilb binary was built (commit, dirty
+	// tree, Go version); nil when pilb was not measured or unknown.
+	Pilb *procstat.Build `json:"pilb_build,omitempty"`
+	// ProxyMachine is the host the proxies ran on when it is not Machine
+	// (remote: as the agent describes it); nil for local runs.
+	ProxyMachine *procstat.Machine `json:"proxy_machine,omitempty"`
+	Steps        []Step            `json:"steps"`
+	Notes        []string          `json:"notes,omitempty"`
+}
+
+// ProxyHost is the machine the proxies ran on: ProxyMachine for a remote
+// run with an agent, else Machine.
+func (r *Run) ProxyHost() procstat.Machine {
+	if r.ProxyMachine != nil {
+		return *r.ProxyMachine
+	}
+	return r.Machine
 }
 
 // Step is one point of the ladder: one proxy, loop count, response size
@@ -40,6 +58,9 @@ type Step struct {
 	Loops     int    `json:"loops"` // event loops / workers / threads
 	Conns     int    `json:"conns"`
 	RespBytes int    `json:"resp_bytes"` // response body size
+	// Round is which repetition of the step this is, from 1; 0 in
+	// results from before rounds.
+	Round int `json:"round,omitempty"`
 	// Load is what the load generator measured.
 	Load load.Result `json:"load"`
 	// ProxyCPUSeconds is the proxy's user+system CPU time during the step.
@@ -56,6 +77,14 @@ type Step struct {
 	// ProxyMemKind is "PSS" or "RSS" (procstat.MemPSS, MemRSS); empty in
 	// older results, which recorded RSS.
 	ProxyMemKind string `json:"proxy_mem_kind,omitempty"`
+	// IRQCores is the proxy host's interrupt and softirq CPU time over
+	// the step's wall time (a real NIC's work, in no process); 0 when
+	// not measured (loopback runs, remote without an agent).
+	IRQCores float64 `json:"irq_cores,omitempty"`
+	// PacketsPerRequest is the proxy host's packets in and out over its
+	// interfaces (loopback excepted) per completed request; 0 when not
+	// measured.
+	PacketsPerRequest float64 `json:"packets_per_request,omitempty"`
 	// Err is set when the step failed; the other fields are then partial.
 	Err string `json:"error,omitempty"`
 }

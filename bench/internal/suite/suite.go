@@ -1,13 +1,16 @@
 // Package suite runs a ladder of load steps (concurrency × response
-// size) against one target and measures each: the load generator's
-// figures and the proxy's CPU time and memory. It shows progress and
-// stops by itself at a deadline.
+// size) against one or more targets and measures each: the load
+// generator's figures and the proxy's CPU time and memory. Every step
+// runs Rounds times with the targets interleaved, so that a machine
+// that slows down for a while slows every proxy alike. It shows progress
+// and stops by itself at a deadline.
 package suite
 
 import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -49,6 +52,10 @@ type Ladder struct {
 	Warmup  time.Duration
 	Threads int    // wrk threads
 	CPUs    string // taskset list for the load generator
+	// Rounds is how many times each step runs; 0 means 1. Within a
+	// round every target runs the step once, in an order rotated by one
+	// each round so that no target always runs first.
+	Rounds int
 	// Deadline stops the ladder before a step that would end after it.
 	Deadline time.Time
 }
@@ -65,28 +72,39 @@ type Progress struct {
 // /bytes/N route).
 func Path(size int) string { return fmt.Sprintf("/bytes/%d", size) }
 
-// Run runs the ladder against t and appends the steps to run. It returns
-// false when the deadline stopped it.
-func Run(ctx context.Context, t Target, l Ladder, run *results.Run, pr *Progress) bool {
+// Run runs the ladder against the targets and appends the steps to run:
+// for each tool, size and concurrency, Rounds rounds in which every
+// target runs the step once. It returns false when the deadline or ctx
+// stopped it.
+func Run(ctx context.Context, targets []Target, l Ladder, run *results.Run, pr *Progress) bool {
 	if pr.began.IsZero() {
 		pr.began = time.Now()
 	}
-	// Warm up with the first tool the ladder uses (the one that is
-	// installed), unless the warm-up itself would run past the deadline.
-	if l.Warmup > 0 && len(l.Tools) > 0 && !time.Now().Add(l.Warmup+stepSlack).After(l.Deadline) {
-		_, _ = load.Run(ctx, load.Spec{Tool: l.Tools[0], URL: t.BaseURL + Path(l.Sizes[0]), Conns: l.Conns[len(l.Conns)/2],
-			Duration: l.Warmup, Threads: l.Threads, CPUs: l.CPUs})
+	rounds := max(l.Rounds, 1)
+	// Warm up each target with the first tool the ladder uses (the one
+	// that is installed), unless the warm-up would run past the deadline.
+	for _, t := range targets {
+		if l.Warmup > 0 && len(l.Tools) > 0 && !time.Now().Add(l.Warmup+stepSlack).After(l.Deadline) {
+			_, _ = load.Run(ctx, load.Spec{Tool: l.Tools[0], URL: t.BaseURL + Path(l.Sizes[0]), Conns: l.Conns[len(l.Conns)/2],
+				Duration: l.Warmup, Threads: l.Threads, CPUs: l.CPUs})
+		}
 	}
 	for _, tool := range l.Tools {
 		for _, size := range l.Sizes {
 			for _, conns := range l.Conns {
-				if ctx.Err() != nil || time.Now().Add(l.Duration+stepSlack).After(l.Deadline) {
-					return false
+				for round := 1; round <= rounds; round++ {
+					for i := range targets {
+						t := targets[(i+round-1)%len(targets)]
+						if ctx.Err() != nil || time.Now().Add(l.Duration+stepSlack).After(l.Deadline) {
+							return false
+						}
+						st := Measure(ctx, t, tool, size, conns, l)
+						st.Round = round
+						run.Steps = append(run.Steps, st)
+						pr.done++
+						pr.print(st)
+					}
 				}
-				st := Measure(ctx, t, tool, size, conns, l)
-				run.Steps = append(run.Steps, st)
-				pr.done++
-				pr.print(st)
 			}
 		}
 	}
@@ -134,9 +152,21 @@ func Measure(ctx context.Context, t Target, tool string, size, conns int, l Ladd
 			st.Err = strings.TrimPrefix(st.Err+"; proxy sample: "+err.Error(), "; ")
 			return st
 		}
+		if before.PIDs != nil && after.PIDs != nil && !slices.Equal(before.PIDs, after.PIDs) {
+			st.Err = strings.TrimPrefix(st.Err+fmt.Sprintf("; the proxy's processes changed during the step (%v -> %v): restarted?",
+				before.PIDs, after.PIDs), "; ")
+			return st
+		}
 		st.ProxyCPUSeconds = after.CPUSeconds - before.CPUSeconds
-		if wall := after.At.Sub(before.At).Seconds(); wall > 0 {
+		wall := after.At.Sub(before.At).Seconds()
+		if wall > 0 {
 			st.ProxyCores = st.ProxyCPUSeconds / wall
+		}
+		if before.Host != nil && after.Host != nil && wall > 0 {
+			st.IRQCores = (after.Host.IRQSeconds - before.Host.IRQSeconds) / wall
+			if res.Requests > 0 {
+				st.PacketsPerRequest = float64(after.Host.NetPackets-before.Host.NetPackets) / float64(res.Requests)
+			}
 		}
 		if res.Requests > 0 {
 			st.CPUPerRequestUS = st.ProxyCPUSeconds / float64(res.Requests) * 1e6
@@ -156,8 +186,8 @@ func (pr *Progress) print(st results.Step) {
 	if pr.done > 0 && pr.Total > pr.done {
 		left = fmt.Sprintf(", ~%s left", (elapsed / time.Duration(pr.done) * time.Duration(pr.Total-pr.done)).Round(time.Second))
 	}
-	head := fmt.Sprintf("[%d/%d %s%s] %s ×%d %6dB c=%-4d", pr.done, pr.Total, elapsed.Round(time.Second), left,
-		st.Proxy, st.Loops, st.RespBytes, st.Conns)
+	head := fmt.Sprintf("[%d/%d %s%s] %s ×%d %6dB c=%-4d r%d", pr.done, pr.Total, elapsed.Round(time.Second), left,
+		st.Proxy, st.Loops, st.RespBytes, st.Conns, st.Round)
 	if st.Err != "" {
 		fmt.Fprintf(pr.W, "%s FAILED: %s\n", head, st.Err)
 		return
