@@ -59,6 +59,12 @@ type Backend struct {
 
 	inUse atomic.Int64 // requests in flight: Acquire minus Release
 	conns atomic.Int64 // open connections: ConnOpened minus ConnClosed
+
+	// Control-plane state, read by balancers and the admin API (see
+	// backend_info.go); none of it changes how the backend is ejected.
+	weight   atomic.Int32               // 0 means DefaultWeight
+	requests atomic.Uint64              // successful Acquires: requests sent to it
+	lastErr  atomic.Pointer[noteworthy] // the last error noted, nil if none
 }
 
 // Healthy reports whether the active health checker last judged the backend
@@ -151,6 +157,7 @@ func ejection(level int32) time.Duration {
 func (b *Backend) Acquire() bool {
 	if b.MaxConns <= 0 {
 		b.inUse.Add(1)
+		b.requests.Add(1)
 		return true
 	}
 	for {
@@ -159,6 +166,7 @@ func (b *Backend) Acquire() bool {
 			return false
 		}
 		if b.inUse.CompareAndSwap(n, n+1) {
+			b.requests.Add(1)
 			return true
 		}
 	}
