@@ -89,3 +89,21 @@ func TestAllocsExpired(t *testing.T) {
 		t.Fatalf("Expired: %v allocs, want 0", n)
 	}
 }
+
+func TestAllocsWeightedPick(t *testing.T) {
+	bs := weighted(1, 2, 3, 4)
+	w := NewWeighted(bs)
+	bs[3].SetHealthy(false) // exercise the redirect path too
+	if n := testing.AllocsPerRun(1000, func() { w.Pick(bs, 0) }); n != 0 {
+		t.Fatalf("Weighted.Pick: %v allocs, want 0", n)
+	}
+}
+
+func TestAllocsP2CPick(t *testing.T) {
+	bs := newBackends(4)
+	bs[0].SetHealthy(false)
+	bs[1].SetHealthy(false) // sometimes both drawn are down: the scan too
+	if n := testing.AllocsPerRun(1000, func() { (P2C{}).Pick(bs, 0) }); n != 0 {
+		t.Fatalf("P2C.Pick: %v allocs, want 0", n)
+	}
+}

@@ -100,7 +100,7 @@ func TestBalancersSkipUnusable(t *testing.T) {
 		for _, bal := range []struct {
 			name string
 			Balancer
-		}{{"RoundRobin", new(RoundRobin)}, {"LeastConn", new(LeastConn)}} {
+		}{{"RoundRobin", new(RoundRobin)}, {"Weighted", new(Weighted)}, {"LeastConn", new(LeastConn)}, {"P2C", P2C{}}} {
 			t.Run(tc.name+"/"+bal.name, func(t *testing.T) {
 				bs := newBackends(3)
 				tc.make(bs[1])

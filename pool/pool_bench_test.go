@@ -146,3 +146,91 @@ func BenchmarkConnPoolGetPutPerLoop(b *testing.B) {
 		}
 	})
 }
+
+func BenchmarkWeightedPickParallel(b *testing.B) {
+	bs := weighted(1, 2, 3, 4)
+	w := NewWeighted(bs)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			w.Pick(bs, 0)
+		}
+	})
+}
+
+// mutexSmoothWeighted is Weighted's baseline: nginx's algorithm as nginx
+// runs it, one step per pick over every backend, here under a mutex since
+// every loop shares the pool.
+type mutexSmoothWeighted struct {
+	mu      sync.Mutex
+	current []int
+}
+
+func (m *mutexSmoothWeighted) Pick(backends []*Backend, now int64) *Backend {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.current) != len(backends) {
+		m.current = make([]int, len(backends))
+	}
+	total, best := 0, -1
+	for i, be := range backends {
+		if !usable(be, now) {
+			continue
+		}
+		w := be.Weight()
+		m.current[i] += w
+		total += w
+		if best < 0 || m.current[i] > m.current[best] {
+			best = i
+		}
+	}
+	if best < 0 {
+		return nil
+	}
+	m.current[best] -= total
+	return backends[best]
+}
+
+func BenchmarkWeightedPickParallelMutex(b *testing.B) {
+	bs := weighted(1, 2, 3, 4)
+	var w mutexSmoothWeighted
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			w.Pick(bs, 0)
+		}
+	})
+}
+
+func BenchmarkP2CPickParallel(b *testing.B) {
+	bs := newBackends(4)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			_ = P2C{}.Pick(bs, 0)
+		}
+	})
+}
+
+// BenchmarkP2CPickParallel64 shows P2C's cost does not grow with the pool,
+// beside LeastConn's scan of the same 64 backends.
+func BenchmarkP2CPickParallel64(b *testing.B) {
+	bs := newBackends(64)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			_ = P2C{}.Pick(bs, 0)
+		}
+	})
+}
+
+func BenchmarkLeastConnPickParallel64(b *testing.B) {
+	bs := newBackends(64)
+	var lc LeastConn
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			lc.Pick(bs, 0)
+		}
+	})
+}
