@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -233,4 +234,70 @@ func BenchmarkLeastConnPickParallel64(b *testing.B) {
 			lc.Pick(bs, 0)
 		}
 	})
+}
+
+// routeBenchTable has the routes of a typical multi-pool set-up; requests
+// alternate between a host route, a prefix route and the default.
+func routeBenchTable(b *testing.B) (*Routes, [][2][]byte) {
+	bs := newBackends(6)
+	var routes []Route
+	for _, s := range []string{"api.example.com=api", "*.cdn.example.com=static", "/static/=static", "/ws/=api"} {
+		r, err := ParseRoute(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		routes = append(routes, r)
+	}
+	tbl, err := NewTable([]*Pool{NewPool("api", bs[:2], nil), NewPool("static", bs[2:4], nil), NewPool("", bs[4:], nil)}, routes)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return NewRoutes(tbl), [][2][]byte{
+		{[]byte("API.example.com:443"), []byte("/v1/users?id=3")},
+		{[]byte("www.example.com"), []byte("/static/app.js")},
+		{[]byte("www.example.com"), []byte("/index.html")},
+	}
+}
+
+// BenchmarkRoute is the engine's per-request step: load the table, route,
+// pick.
+func BenchmarkRoute(b *testing.B) {
+	r, reqs := routeBenchTable(b)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		q := reqs[i%3]
+		i++
+		r.Load().Route(q[0], q[1]).Pick(0)
+	}
+}
+
+// BenchmarkRouteNaive is the baseline: the same routing written the
+// obvious way with strings (strings.Cut, strings.ToLower, a map and
+// strings.HasPrefix), as a net/http handler would.
+func BenchmarkRouteNaive(b *testing.B) {
+	r, reqs := routeBenchTable(b)
+	tbl := r.Load()
+	api, static, def := tbl.Pool("api"), tbl.Pool("static"), tbl.Default()
+	hosts := map[string]*Pool{"api.example.com": api}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		q := reqs[i%3]
+		i++
+		host, _, _ := strings.Cut(string(q[0]), ":")
+		host = strings.ToLower(host)
+		path := string(q[1])
+		p := hosts[host]
+		if p == nil {
+			if strings.HasSuffix(host, ".cdn.example.com") || strings.HasPrefix(path, "/static/") {
+				p = static
+			} else if strings.HasPrefix(path, "/ws/") {
+				p = api
+			} else {
+				p = def
+			}
+		}
+		p.Pick(0)
+	}
 }

@@ -15,6 +15,7 @@ type Set struct {
 	mu      sync.Mutex // serialises writers; readers never take it
 	list    atomic.Pointer[[]*Backend]
 	version atomic.Uint64
+	follows []func([]*Backend) // called with every published list, under mu
 }
 
 // Snapshot returns the backends at this instant, in the order they were
@@ -90,6 +91,18 @@ func (s *Set) Get(id string) (*Backend, bool) {
 func (s *Set) publish(list []*Backend) {
 	s.list.Store(&list)
 	s.version.Add(1)
+	for _, f := range s.follows {
+		f(list)
+	}
+}
+
+// follow calls f with the current list and then with every list the Set
+// publishes, in order (FollowSet's hook). f must not call back into s.
+func (s *Set) follow(f func([]*Backend)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.follows = append(s.follows, f)
+	f(s.Snapshot())
 }
 
 // Pools is the registry of named backend pools, one Set each. It is for the
