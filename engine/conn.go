@@ -40,6 +40,7 @@ type clientConn struct {
 	deadline int64  // Unix nanoseconds: header, idle or linger deadline; 0 none
 
 	// The exchange in progress (state csExchange or csTunnel).
+	pool        *pool.Pool // routed at the head: every try of the request picks in it
 	be          *backendConn
 	out         *bytebufferpool.ByteBuffer // upstream request head (and body, when retained); nil outside an exchange
 	retained    bool                       // out holds the whole request, so it can be sent again

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -42,8 +41,7 @@ type loop struct {
 	pool       *pool.ConnPool[*backendConn]
 	clients    []*clientConn
 	backends   []*backendConn        // open or dialing, busy or idle
-	dialing    map[*pool.Backend]int // connects under way; every backend ever dialed has a key
-	setVersion uint64                // Backends.Version() when the pool was last pruned
+	dialing    map[*pool.Backend]int // connects under way; every backend with a conn here has a key
 	watch      []watchItem
 	watchSpare []watchItem
 
@@ -166,30 +164,25 @@ func (l *loop) checkTimeouts() {
 }
 
 // predial keeps ConnsPerBackend idle connections to each available
-// backend, counting the ones being dialed, and closes the idle connections
-// of backends that left the set or are draining.
+// backend of every pool, counting the ones being dialed, and closes the
+// idle connections of backends that left the routing table or are
+// draining: at once, and again each tick for a connection whose response
+// ended since (it went back to the pool).
 func (l *loop) predial() {
-	backends := l.cfg.Backends.Snapshot()
-	if v := l.cfg.Backends.Version(); v != l.setVersion {
-		l.setVersion = v
-		for b := range l.dialing {
-			if !slices.Contains(backends, b) {
-				l.dropIdle(b)
-				if l.dialing[b] == 0 {
-					delete(l.dialing, b)
-				}
-			}
-		}
-	}
-	for _, b := range backends {
-		if b.Draining() && l.pool.Idle(b) > 0 {
+	table := l.cfg.Routes.Load()
+	for b, n := range l.dialing {
+		gone := !table.Contains(b)
+		if (gone || b.Draining()) && l.pool.Idle(b) > 0 {
 			l.dropIdle(b)
+		}
+		if gone && n == 0 && b.Conns() == 0 {
+			delete(l.dialing, b) // nothing of b is left on any loop
 		}
 	}
 	if l.cfg.ConnsPerBackend == 0 || l.srv.draining.Load() {
 		return
 	}
-	for _, b := range backends {
+	for _, b := range table.Backends() {
 		if !b.Available(l.now) {
 			continue
 		}
