@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pilb-proxy/pilb/control"
+	"github.com/pilb-proxy/pilb/internal/dnstest"
 	"github.com/pilb-proxy/pilb/pool"
 )
 
@@ -32,7 +33,7 @@ func TestParseTarget(t *testing.T) {
 	}
 	for _, bad := range []string{
 		"api.internal", "api.internal:0", "api.internal:x", ":80", "bad pool=a:1", "=a:1",
-		"_http._tcp.x:80", "10.0.0.1:80", "a..b:80", "a b:80", strings.Repeat("a", 64) + ".com:80",
+		"_http._tcp.x:80", "10.0.0.1:80", "256.1.1.1:80", "a..b:80", "a b:80", strings.Repeat("a", 64) + ".com:80",
 	} {
 		if _, err := ParseTarget(bad, control.SourceDNS); !errors.Is(err, ErrBadTarget) {
 			t.Errorf("ParseTarget(%q): %v, want ErrBadTarget", bad, err)
@@ -62,9 +63,9 @@ func lookup(t *testing.T, r *Resolver, target string) ([]string, error) {
 }
 
 func TestResolverLookup(t *testing.T) {
-	f := startDNS(t)
-	r := &Resolver{Server: f.addr}
-	f.setIPs("api.test", "10.0.0.2", "10.0.0.1", "2001:db8::1", "10.0.0.1")
+	f := dnstest.Start(t)
+	r := &Resolver{Server: f.Addr}
+	f.SetIPs("api.test", "10.0.0.2", "10.0.0.1", "2001:db8::1", "10.0.0.1")
 	got, err := lookup(t, r, "api.test:5000")
 	want := []string{"10.0.0.1:5000", "10.0.0.2:5000", "[2001:db8::1]:5000"}
 	if err != nil || !slices.Equal(got, want) {
@@ -72,12 +73,12 @@ func TestResolverLookup(t *testing.T) {
 	}
 
 	// SRV: the lowest priority only; weight 0 is 1; "." is skipped.
-	f.setIPs("a.nodes.test", "10.0.1.1")
-	f.setIPs("b.nodes.test", "10.0.1.2")
-	f.setIPs("c.nodes.test", "10.0.1.3")
-	f.setSRV("_http._tcp.svc.test",
-		srv(10, 5, 31001, "a.nodes.test"), srv(10, 0, 31002, "b.nodes.test"),
-		srv(20, 9, 31003, "c.nodes.test"), srv(10, 3, 0, "."))
+	f.SetIPs("a.nodes.test", "10.0.1.1")
+	f.SetIPs("b.nodes.test", "10.0.1.2")
+	f.SetIPs("c.nodes.test", "10.0.1.3")
+	f.SetSRV("_http._tcp.svc.test",
+		dnstest.SRV(10, 5, 31001, "a.nodes.test"), dnstest.SRV(10, 0, 31002, "b.nodes.test"),
+		dnstest.SRV(20, 9, 31003, "c.nodes.test"), dnstest.SRV(10, 3, 0, "."))
 	got, err = lookup(t, r, "_http._tcp.svc.test")
 	want = []string{"10.0.1.1:31001/5", "10.0.1.2:31002"}
 	if err != nil || !slices.Equal(got, want) {
@@ -87,12 +88,12 @@ func TestResolverLookup(t *testing.T) {
 	if _, err := lookup(t, r, "nope.test:80"); !NotFound(err) {
 		t.Fatalf("NXDOMAIN: %v, want NotFound", err)
 	}
-	f.setIPs("v6only.test", "2001:db8::2")
-	f.setIPs("v6only.test", "0.0.0.0") // only an unusable address
+	f.SetIPs("v6only.test", "2001:db8::2")
+	f.SetIPs("v6only.test", "0.0.0.0") // only an unusable address
 	if _, err := lookup(t, r, "v6only.test:80"); !NotFound(err) {
 		t.Fatalf("no usable address: %v, want NotFound", err)
 	}
-	f.servfail.Store(true)
+	f.ServFail.Store(true)
 	if _, err := lookup(t, r, "api.test:5000"); err == nil || NotFound(err) {
 		t.Fatalf("SERVFAIL: %v, want a failure that is not NotFound", err)
 	}
@@ -129,7 +130,7 @@ func poolAddrs(r *control.Registry, name string) []string {
 // server keeps the last answer, a name that disappears is held, then
 // drained; a Required name that never resolves is an error.
 func TestWatcherFollowsAnswers(t *testing.T) {
-	f := startDNS(t)
+	f := dnstest.Start(t)
 	reg, err := control.New(control.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -138,11 +139,11 @@ func TestWatcherFollowsAnswers(t *testing.T) {
 	now := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
 	api, _ := ParseTarget("api=api.test:80", control.SourceDNS)
 	w := &Watcher{
-		Targets: []Target{api}, Resolver: &Resolver{Server: f.addr}, Registry: mem,
+		Targets: []Target{api}, Resolver: &Resolver{Server: f.Addr}, Registry: mem,
 		HoldEmpty: time.Minute, Now: func() time.Time { return now },
 	}
 	ctx := context.Background()
-	f.setIPs("api.test", "10.0.0.1", "10.0.0.2")
+	f.SetIPs("api.test", "10.0.0.1", "10.0.0.2")
 	if err := w.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +152,7 @@ func TestWatcherFollowsAnswers(t *testing.T) {
 	}
 	first := reg.Routes().Load().Pool("api").Backends()
 
-	f.setIPs("api.test", "10.0.0.2", "10.0.0.3")
+	f.SetIPs("api.test", "10.0.0.2", "10.0.0.3")
 	if err := w.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -165,16 +166,16 @@ func TestWatcherFollowsAnswers(t *testing.T) {
 		t.Fatalf("gone: %+v", st)
 	}
 
-	f.servfail.Store(true)
+	f.ServFail.Store(true)
 	if err := w.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if got := poolAddrs(reg, "api"); len(got) != 2 {
 		t.Fatalf("SERVFAIL emptied the pool: %v", got)
 	}
-	f.servfail.Store(false)
+	f.ServFail.Store(false)
 
-	f.setIPs("api.test", nil...)
+	f.SetIPs("api.test")
 	_ = w.Refresh(ctx)
 	now = now.Add(30 * time.Second)
 	_ = w.Refresh(ctx)
@@ -188,7 +189,7 @@ func TestWatcherFollowsAnswers(t *testing.T) {
 	}
 
 	// It comes back.
-	f.setIPs("api.test", "10.0.0.4")
+	f.SetIPs("api.test", "10.0.0.4")
 	_ = w.Refresh(ctx)
 	if got := poolAddrs(reg, "api"); !slices.Equal(got, []string{"10.0.0.4:80"}) {
 		t.Fatalf("name back: %v", got)
@@ -201,11 +202,11 @@ func TestWatcherFollowsAnswers(t *testing.T) {
 	if err := w2.Refresh(ctx); err == nil || !strings.Contains(err.Error(), "missing.test") {
 		t.Fatalf("required name missing: %v", err)
 	}
-	f.setIPs("missing.test", "10.0.0.9")
+	f.SetIPs("missing.test", "10.0.0.9")
 	if err := w2.Refresh(ctx); err != nil {
 		t.Fatalf("required name present: %v", err)
 	}
-	f.setIPs("missing.test", nil...)
+	f.SetIPs("missing.test")
 	if err := w2.Refresh(ctx); err != nil {
 		t.Fatalf("required name gone after resolving once: %v", err)
 	}
@@ -214,18 +215,30 @@ func TestWatcherFollowsAnswers(t *testing.T) {
 // TestWatcherRun: Run resolves at its interval, so a change reaches the
 // registry without a Refresh.
 func TestWatcherRun(t *testing.T) {
-	f := startDNS(t)
+	f := dnstest.Start(t)
 	reg, _ := control.New(control.Config{})
 	tg, _ := ParseTarget("svc.test:80", control.SourceDNS)
-	w := &Watcher{Targets: []Target{tg}, Resolver: &Resolver{Server: f.addr}, Registry: reg, Interval: 20 * time.Millisecond}
+	w := &Watcher{Targets: []Target{tg}, Resolver: &Resolver{Server: f.Addr}, Registry: reg, Interval: 20 * time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan struct{})
 	go func() { w.Run(ctx); close(done) }()
-	f.setIPs("svc.test", "10.1.0.1")
+	f.SetIPs("svc.test", "10.1.0.1")
 	if !settle(5*time.Second, func() bool { return slices.Equal(poolAddrs(reg, pool.DefaultPool), []string{"10.1.0.1:80"}) }) {
 		t.Fatalf("Run did not pick up the answer: %v", poolAddrs(reg, pool.DefaultPool))
 	}
 	cancel()
 	<-done
+}
+
+// settle polls cond every 10 ms for up to d.
+func settle(d time.Duration, cond func() bool) bool {
+	end := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(end) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/pilb-proxy/pilb/control"
 	"github.com/pilb-proxy/pilb/engine"
 	"github.com/pilb-proxy/pilb/internal/demobackend"
+	"github.com/pilb-proxy/pilb/internal/dnstest"
 )
 
 // startDemoOn starts a demo backend at addr, stopped at the end of the
@@ -41,8 +42,8 @@ func TestE2EDNSAnswersChangeUnderLoad(t *testing.T) {
 	_, port, _ := net.SplitHostPort(first.Addr())
 	demos := []*demobackend.Server{first, startDemoOn(t, "d2", "127.0.0.2:"+port), startDemoOn(t, "d3", "127.0.0.3:"+port)}
 
-	f := startDNS(t)
-	f.setIPs("app.test", "127.0.0.1", "127.0.0.2")
+	f := dnstest.Start(t)
+	f.SetIPs("app.test", "127.0.0.1", "127.0.0.2")
 	reg, err := control.New(control.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +52,7 @@ func TestE2EDNSAnswersChangeUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &Watcher{Targets: []Target{tg}, Resolver: &Resolver{Server: f.addr}, Registry: reg, Interval: 50 * time.Millisecond}
+	w := &Watcher{Targets: []Target{tg}, Resolver: &Resolver{Server: f.Addr}, Registry: reg, Interval: 50 * time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if err := w.Refresh(ctx); err != nil {
@@ -116,10 +117,10 @@ func TestE2EDNSAnswersChangeUnderLoad(t *testing.T) {
 	}
 	waitFor("d1 and d2 serve", func() bool { return count("d1") > 50 && count("d2") > 50 })
 
-	f.setIPs("app.test", "127.0.0.1", "127.0.0.2", "127.0.0.3") // scale out
+	f.SetIPs("app.test", "127.0.0.1", "127.0.0.2", "127.0.0.3") // scale out
 	waitFor("d3 serves", func() bool { return count("d3") > 50 })
 
-	f.setIPs("app.test", "127.0.0.2", "127.0.0.3") // scale in: d1 drains
+	f.SetIPs("app.test", "127.0.0.2", "127.0.0.3") // scale in: d1 drains
 	waitFor("d1 leaves the pool", func() bool {
 		st, ok := reg.Backend("app.test@127.0.0.1:" + port)
 		return !ok || st.State == control.StateDraining

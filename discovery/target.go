@@ -91,6 +91,9 @@ func checkName(name string) error {
 	if net.ParseIP(name) != nil {
 		return fmt.Errorf("%q is an address, not a name: give it to -backends", name)
 	}
+	if strings.Trim(name, "0123456789.") == "" {
+		return fmt.Errorf("%q looks like an IPv4 address but is not one", name)
+	}
 	for _, label := range strings.Split(strings.TrimSuffix(name, "."), ".") {
 		if label == "" || len(label) > 63 {
 			return fmt.Errorf("name %q: empty or over-long label", name)

@@ -1,4 +1,7 @@
-package discovery
+// Package dnstest runs a real DNS server on loopback whose answers a test
+// changes as it goes: the discovery tests and pilb's SIGHUP test resolve
+// through it. It is imported by tests only.
+package dnstest
 
 import (
 	"net"
@@ -7,27 +10,31 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/miekg/dns"
 )
 
-// fakeDNS is a real DNS server on loopback (UDP and TCP on one port) whose
-// answers a test changes as it goes. Names are fully qualified, lower-case.
-type fakeDNS struct {
-	addr string
+// Server is a DNS server on loopback, UDP and TCP on one port. Names it
+// does not know get NXDOMAIN; known names without records of the type
+// asked get an empty answer.
+type Server struct {
+	// Addr is where it listens, 127.0.0.1:port.
+	Addr string
 
 	mu   sync.Mutex
 	ips  map[string][]netip.Addr
 	srvs map[string][]dns.SRV
 
-	servfail atomic.Bool
-	queries  atomic.Int64
+	// ServFail makes every answer SERVFAIL while true.
+	ServFail atomic.Bool
+	// Queries counts the queries answered.
+	Queries atomic.Int64
 }
 
-func startDNS(t testing.TB) *fakeDNS {
+// Start starts a Server, stopped at the end of the test.
+func Start(t testing.TB) *Server {
 	t.Helper()
-	f := &fakeDNS{ips: map[string][]netip.Addr{}, srvs: map[string][]dns.SRV{}}
+	f := &Server{ips: map[string][]netip.Addr{}, srvs: map[string][]dns.SRV{}}
 	var pc net.PacketConn
 	var ln net.Listener
 	for range 20 { // find a port free for both UDP and TCP
@@ -44,7 +51,7 @@ func startDNS(t testing.TB) *fakeDNS {
 	if pc == nil {
 		t.Fatal("no port free for both UDP and TCP")
 	}
-	f.addr = pc.LocalAddr().String()
+	f.Addr = pc.LocalAddr().String()
 	udp := &dns.Server{PacketConn: pc, Handler: f}
 	tcp := &dns.Server{Listener: ln, Handler: f}
 	go func() { _ = udp.ActivateAndServe() }()
@@ -56,13 +63,13 @@ func startDNS(t testing.TB) *fakeDNS {
 	return f
 }
 
-// setIPs sets the A and AAAA records of name; nil removes the name
-// (NXDOMAIN).
-func (f *fakeDNS) setIPs(name string, ips ...string) {
+// SetIPs sets the A and AAAA records of name; no address removes the name
+// (NXDOMAIN from then on).
+func (f *Server) SetIPs(name string, ips ...string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	name = dns.Fqdn(strings.ToLower(name))
-	if ips == nil {
+	if len(ips) == 0 {
 		delete(f.ips, name)
 		return
 	}
@@ -73,18 +80,20 @@ func (f *fakeDNS) setIPs(name string, ips ...string) {
 	f.ips[name] = list
 }
 
-func (f *fakeDNS) setSRV(name string, recs ...dns.SRV) {
+// SetSRV sets the SRV records of name.
+func (f *Server) SetSRV(name string, recs ...dns.SRV) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.srvs[dns.Fqdn(strings.ToLower(name))] = recs
 }
 
-func (f *fakeDNS) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
-	f.queries.Add(1)
+// ServeDNS implements dns.Handler.
+func (f *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+	f.Queries.Add(1)
 	m := new(dns.Msg)
 	m.SetReply(req)
 	m.Authoritative = true
-	if f.servfail.Load() {
+	if f.ServFail.Load() {
 		m.Rcode = dns.RcodeServerFailure
 		_ = w.WriteMsg(m)
 		return
@@ -127,18 +136,7 @@ func (f *fakeDNS) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	_ = w.WriteMsg(m)
 }
 
-func srv(prio, weight, port uint16, target string) dns.SRV {
+// SRV returns an SRV record for SetSRV.
+func SRV(prio, weight, port uint16, target string) dns.SRV {
 	return dns.SRV{Priority: prio, Weight: weight, Port: port, Target: dns.Fqdn(target)}
-}
-
-// settle polls cond every 10 ms for up to d.
-func settle(d time.Duration, cond func() bool) bool {
-	end := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(end) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return true
 }
