@@ -330,9 +330,9 @@ func TestRegistryStatusStates(t *testing.T) {
 		t.Fatalf("up: %+v", st)
 	}
 	b.Release()
-	lines := r.Summary()
-	if len(lines) != 1 || lines[0] != "pool default: 1 backends a=10.0.0.1:80(up)" {
-		t.Fatalf("summary %q", lines)
+	sum := r.Summary()
+	if len(sum) != 1 || sum[0].Pool != "default" || !slices.Equal(sum[0].Backends, []string{"a=10.0.0.1:80(up)"}) {
+		t.Fatalf("summary %+v", sum)
 	}
 }
 

@@ -3,7 +3,6 @@ package control
 import (
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -148,22 +147,27 @@ func (r *Registry) status(e *entry, now time.Time) Status {
 
 func timePtr(t time.Time) *time.Time { return &t }
 
-// Summary returns one line per pool listing its backends and their states,
-// for the log (SIGHUP).
-func (r *Registry) Summary() []string {
+// PoolSummary is one pool of the backend set, for a log line.
+type PoolSummary struct {
+	Pool     string
+	Backends []string // id=addr(state), in rotation order
+}
+
+// Summary returns the backend set pool by pool, for the log (SIGHUP).
+func (r *Registry) Summary() []PoolSummary {
 	states := make(map[string]string)
 	for _, st := range r.Backends() {
 		if st.State != StateDraining {
 			states[st.ID] = st.State
 		}
 	}
-	var lines []string
+	var out []PoolSummary
 	for _, p := range r.routes.Load().Pools() {
-		var parts []string
+		ps := PoolSummary{Pool: p.Name(), Backends: []string{}}
 		for _, b := range p.Backends() {
-			parts = append(parts, fmt.Sprintf("%s=%s(%s)", b.ID, b.Addr, states[b.ID]))
+			ps.Backends = append(ps.Backends, fmt.Sprintf("%s=%s(%s)", b.ID, b.Addr, states[b.ID]))
 		}
-		lines = append(lines, fmt.Sprintf("pool %s: %d backends %s", p.Name(), len(parts), strings.Join(parts, " ")))
+		out = append(out, ps)
 	}
-	return lines
+	return out
 }
