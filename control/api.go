@@ -32,7 +32,8 @@ type Handler struct {
 	Registry *Registry
 	// Token, when not empty, is the bearer token every request must carry.
 	Token string
-	// Logger receives refused requests at Warn; nil discards them.
+	// Logger receives refused requests at Warn (Listen sets it to its own
+	// when nil); nil discards them.
 	Logger *slog.Logger
 }
 
@@ -189,7 +190,7 @@ func (h *Handler) notAllowed(w http.ResponseWriter, req *http.Request, allow str
 // fail answers {"error": ...} and logs refused mutations and auth failures.
 func (h *Handler) fail(w http.ResponseWriter, req *http.Request, code int, err error) {
 	if h.Logger != nil && (code == http.StatusUnauthorized || req.Method != http.MethodGet) {
-		h.Logger.Warn("admin request refused", "component", "admin", "method", req.Method,
+		h.Logger.Warn("admin request refused", "method", req.Method,
 			"path", req.URL.Path, "from", req.RemoteAddr, "status", code, "err", err)
 	}
 	writeJSON(w, code, map[string]string{"error": err.Error()})

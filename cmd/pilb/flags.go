@@ -83,12 +83,12 @@ func parseFlags(args []string, env func(string) string, help io.Writer) (options
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&o.listen, "listen", ":8080", "listen `address`, host:port")
 	fs.IntVar(&port, "port", 0, "listen on :`PORT` (the same as -listen :PORT)")
-	repeatable("backends", "`[pool=]host:port,...`: backends of a pool (default pool without pool=); repeatable; host names are resolved at start and every -dns-interval", func(v string) error {
+	repeatable("backends", "backends of a pool, as `[pool=]host:port,...` (pool default without pool=); repeatable; host names are resolved at start and every -dns-interval", func(v string) error {
 		next, err := o.addBackends(v, nextID)
 		nextID = next
 		return err
 	})
-	repeatable("backends-dns", "`[pool=]name:port` or [pool=]_service._proto.name (SRV): every address of the name is a backend, re-resolved every -dns-interval; repeatable", func(v string) error {
+	repeatable("backends-dns", "a name whose every address is a backend of a pool, as `[pool=]name:port`, or [pool=]_service._proto.name for SRV; re-resolved every -dns-interval; repeatable", func(v string) error {
 		t, err := discovery.ParseTarget(v, control.SourceDNS)
 		if err != nil {
 			return err
@@ -96,7 +96,7 @@ func parseFlags(args []string, env func(string) string, help io.Writer) (options
 		o.backendsDNS = append(o.backendsDNS, t)
 		return nil
 	})
-	repeatable("route", "`host=pool`, /prefix=pool or host/prefix=pool (*.host for subdomains): requests to route to a pool, the most specific first, the rest to pool default; repeatable", func(v string) error {
+	repeatable("route", "requests to send to a pool, as `host=pool`, /prefix=pool or host/prefix=pool (*.host for subdomains); the most specific wins, the rest go to pool default; repeatable", func(v string) error {
 		r, err := pool.ParseRoute(v)
 		if err != nil {
 			return err
