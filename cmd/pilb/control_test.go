@@ -579,3 +579,26 @@ func TestBinarySIGHUP(t *testing.T) {
 		t.Fatalf("exit after SIGTERM: %v", err)
 	}
 }
+
+// TestBinaryAPIBackendIsProbed: a backend registered through the API is
+// health-checked like the others: one that does not answer goes down with
+// the probe's error, and comes up when it starts answering.
+func TestBinaryAPIBackendIsProbed(t *testing.T) {
+	_, _, api := startPilb(t, nil, "-health-rise", "1", "-health-fall", "2")
+	addr := freeAddr(t) // nothing listens there yet
+	if code, data := api.do(t, "POST", "/backends", fmt.Sprintf(`{"id":"late","addr":%q}`, addr)); code != 201 {
+		t.Fatalf("register: %d %s", code, data)
+	}
+	api.waitFor(t, "late down", func(m map[string]control.Status) bool {
+		st := m["late"]
+		return st.State == control.StateDown && strings.Contains(st.LastError, "health probe")
+	})
+	s, err := demobackend.Start(demobackend.Config{ID: "late", Addr: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop(context.Background())
+	api.waitFor(t, "late up once it answers", func(m map[string]control.Status) bool {
+		return m["late"].State == control.StateUp
+	})
+}
