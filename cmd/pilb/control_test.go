@@ -602,3 +602,43 @@ func TestBinaryAPIBackendIsProbed(t *testing.T) {
 		return m["late"].State == control.StateUp
 	})
 }
+
+// TestBinaryBackendsHostname: a host name in -backends is resolved at
+// start, each address a backend, and not again per connection (the DNS
+// server sees no query while requests flow); a name that does not resolve
+// at start is an error.
+func TestBinaryBackendsHostname(t *testing.T) {
+	bin, _ := binaries(t)
+	d1 := startDemoBackend(t, "d1")
+	_, port, _ := net.SplitHostPort(d1.Addr())
+	dns := dnstest.Start(t)
+	dns.SetIPs("web.test", "127.0.0.1")
+	_, addr, api := startPilb(t, nil, "-backends", "web=web.test:"+port, "-route", "/x=web",
+		"-dns-server", dns.Addr, "-dns-interval", "1h", "-conns-per-backend", "0")
+	if st := api.backends(t)["web.test@127.0.0.1:"+port]; st.Pool != "web" || st.Source != control.SourceFlag {
+		t.Fatalf("backend from the host name: %+v", st)
+	}
+	queries := dns.Queries.Load()
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	for range 50 { // a new connection to the proxy, and from it, each time
+		resp, err := client.Get("http://" + addr + "/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.Header.Get("Server") != "d1" {
+			t.Fatalf("answered by %q", resp.Header.Get("Server"))
+		}
+	}
+	if q := dns.Queries.Load(); q != queries {
+		t.Fatalf("%d DNS queries during 50 connections, want none", q-queries)
+	}
+
+	cmd := exec.Command(bin, "-listen", freeAddr(t), "-admin", "", "-backends", "missing.test:80", "-dns-server", dns.Addr)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "missing.test") {
+		t.Fatalf("unresolvable -backends name: %v, stderr %q", err, stderr.String())
+	}
+}
