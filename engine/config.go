@@ -41,11 +41,20 @@ type Config struct {
 	// Loops is the number of event loops; 0 means runtime.NumCPU().
 	Loops int
 
-	// Backends is the pool requests are balanced over. Backends may be
-	// added and removed while the engine runs.
+	// Routes is where the control plane publishes the pools, their
+	// balancers and the routes between them (pool.Table): each request
+	// loads the current Table once at its head and is routed by Host and
+	// path to a pool, whose balancer picks the backend (and the backend of
+	// every retry of that request). When Routes is nil, Backends and
+	// Balancer make a single default pool that follows Backends' changes.
+	Routes *pool.Routes
+
+	// Backends is the pool requests are balanced over when Routes is nil.
+	// Backends may be added and removed while the engine runs.
 	Backends *pool.Set
 
-	// Balancer picks a backend per request; nil means round robin.
+	// Balancer picks a backend per request when Routes is nil; nil means
+	// round robin.
 	Balancer pool.Balancer
 
 	// ConnsPerBackend is how many keep-alive connections each loop dials
@@ -116,8 +125,11 @@ func (c Config) withDefaults() (Config, error) {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return c, fmt.Errorf("%w: listen address %q: %v", ErrConfig, c.Addr, err)
 	}
-	if c.Backends == nil {
+	if c.Routes == nil && c.Backends == nil {
 		return c, fmt.Errorf("%w: no backend set", ErrConfig)
+	}
+	if c.Routes != nil && c.Routes.Load() == nil {
+		return c, fmt.Errorf("%w: routes hold no table", ErrConfig)
 	}
 	for _, d := range []struct {
 		name string
@@ -168,6 +180,9 @@ func (c Config) withDefaults() (Config, error) {
 	c.MaxIdlePerBackend = max(c.MaxIdlePerBackend, c.ConnsPerBackend)
 	if c.Balancer == nil {
 		c.Balancer = &pool.RoundRobin{}
+	}
+	if c.Routes == nil {
+		c.Routes = pool.FollowSet(c.Backends, c.Balancer)
 	}
 	if c.Proto == "" {
 		c.Proto = "http"

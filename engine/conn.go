@@ -108,6 +108,7 @@ type clientConn struct {
 	stash   stash  // input read before the socket went off the loop, not yet consumed
 
 	// The exchange in progress (phases exchange and tunnel).
+	pool        *pool.Pool // routed at the head: every try of the request picks in it
 	be          *backendConn
 	out         *bytebufferpool.ByteBuffer // upstream request head (and body, when retained); nil outside an exchange
 	retained    bool                       // out holds the whole request, so it can be sent again

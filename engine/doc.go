@@ -11,8 +11,9 @@
 // the loop (a goroutine with Config.ConnectTimeout) and enrolled on the loop
 // of the client that needs them, so both ends of an exchange live on one
 // goroutine: no locks, no AsyncWrite, no cross-loop wake-ups on the hot
-// path. The only shared state a request touches is the backend set snapshot
-// and the balancer's atomic counter. Each loop pre-dials
+// path. The only shared state a request touches is the routing table the
+// control plane publishes (one atomic load: pool.Routes) and its pool's
+// balancer. Each loop pre-dials
 // Config.ConnsPerBackend connections to every backend and keeps that many.
 //
 // # An exchange
@@ -20,8 +21,8 @@
 // proxy.go holds the hot path. The client's OnTraffic parses the request
 // head in place (httpparse, zero-copy), writes the upstream head once into a
 // per-client buffer (hop-by-hop fields dropped, X-Forwarded-For,
-// X-Forwarded-Proto and Via added, framing rewritten), picks a backend
-// (pool.Balancer, per request) and writes head and body to a pooled
+// X-Forwarded-Proto and Via added, framing rewritten), routes it to a pool
+// by Host and path, picks a backend there (per request) and writes head and body to a pooled
 // connection in one write. The backend's OnTraffic parses the response head,
 // writes the client's head (and a small body with it), then forwards body
 // bytes as they arrive: verbatim, or de-chunked for an HTTP/1.0 client. One
@@ -41,7 +42,7 @@
 // only (RFC 9112 §9.3.1). A fresh connection that takes a request and
 // closes without answering says something about the request: 502, no
 // retry, and the backend is not blamed. Connect failures and response
-// timeouts count towards a backend's passive ejection (pool.Set).
+// timeouts count towards a backend's passive ejection (pool.Pool).
 //
 // # What gnet does not do, and how PILB makes up for it
 //

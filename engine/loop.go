@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -38,14 +37,13 @@ type loop struct {
 	// (unread input, output, a dial's request): see pause.go.
 	maxHeld int
 
-	pool       *pool.ConnPool[*backendConn]
-	clients    []*clientConn
-	backends   []*backendConn        // open, dialing or off the loop; busy or idle
-	dialing    map[*pool.Backend]int // connects under way; every backend ever dialed has a key
-	setVersion uint64                // Backends.Version() when the pool was last pruned
-	wheel      wheel
-	nextSlow   int64 // when the next slow tick is due
-	drained    bool  // drain() has run since Shutdown began
+	pool     *pool.ConnPool[*backendConn]
+	clients  []*clientConn
+	backends []*backendConn        // open, dialing or off the loop; busy or idle
+	dialing  map[*pool.Backend]int // connects under way; every backend with a conn here has a key
+	wheel    wheel
+	nextSlow int64 // when the next slow tick is due
+	drained  bool  // drain() has run since Shutdown began
 
 	// The drain watch (pause.go).
 	watch      []watchItem
@@ -185,7 +183,7 @@ func (l *loop) backendTimeout(be *backendConn) {
 	}
 	switch be.phase {
 	case bpRequest:
-		l.reportFailure(be.b, ErrBackendTimeout)
+		l.reportFailure(cl.pool, be.b, ErrBackendTimeout)
 		l.failExchange(cl, 504, ErrBackendTimeout, fromBackend)
 	case bpBody:
 		l.abortExchange(be, ErrBackendTimeout)
@@ -193,38 +191,40 @@ func (l *loop) backendTimeout(be *backendConn) {
 }
 
 // reportFailure counts a failure of b (a connect, a response timeout)
-// towards its passive ejection, and logs the ejection it may start.
-func (l *loop) reportFailure(b *pool.Backend, err error) {
-	if d := l.cfg.Backends.ReportFailure(b, l.now); d > 0 {
+// towards its passive ejection from p, its pool, and logs the ejection it
+// may start. p is nil for a pre-dial, whose pool is looked up.
+func (l *loop) reportFailure(p *pool.Pool, b *pool.Backend, err error) {
+	b.NoteError(err, l.now)
+	if p == nil {
+		if p = l.cfg.Routes.Load().PoolOf(b); p == nil {
+			return // b has left the table
+		}
+	}
+	if d := p.ReportFailure(b, l.now); d > 0 {
 		l.srv.log.Warn("backend ejected", "backend", b.ID, "addr", b.Addr, "for", d, "failures", b.ConsecutiveFailures(), "err", err)
 	}
 }
 
 // predial keeps ConnsPerBackend idle connections to each available
-// backend, counting the ones being dialed, and closes the idle connections
-// of backends that left the set or are draining.
+// backend of every pool, counting the ones being dialed, and closes the
+// idle connections of backends that left the routing table or are
+// draining: at once, and again each tick for a connection whose response
+// ended since (it went back to the pool).
 func (l *loop) predial() {
-	backends := l.cfg.Backends.Snapshot()
-	if v := l.cfg.Backends.Version(); v != l.setVersion {
-		l.setVersion = v
-		for b := range l.dialing {
-			if !slices.Contains(backends, b) {
-				l.dropIdle(b)
-				if l.dialing[b] == 0 {
-					delete(l.dialing, b)
-				}
-			}
-		}
-	}
-	for _, b := range backends {
-		if b.Draining() && l.pool.Idle(b) > 0 {
+	table := l.cfg.Routes.Load()
+	for b, n := range l.dialing {
+		gone := !table.Contains(b)
+		if (gone || b.Draining()) && l.pool.Idle(b) > 0 {
 			l.dropIdle(b)
+		}
+		if gone && n == 0 && b.Conns() == 0 {
+			delete(l.dialing, b) // nothing of b is left on any loop
 		}
 	}
 	if l.cfg.ConnsPerBackend == 0 || l.srv.draining.Load() {
 		return
 	}
-	for _, b := range backends {
+	for _, b := range table.Backends() {
 		if !b.Available(l.now) {
 			continue
 		}
@@ -409,7 +409,11 @@ func (l *loop) dialFailed(be *backendConn, err error) {
 		// and ejecting it would only spread the failure.
 		l.srv.log.Warn("backend connect failed for lack of local resources", "backend", be.b.ID, "err", err)
 	} else {
-		l.reportFailure(be.b, err)
+		var p *pool.Pool
+		if cl != nil {
+			p = cl.pool
+		}
+		l.reportFailure(p, be.b, err)
 	}
 	defer func() {
 		if held != nil {

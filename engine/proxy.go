@@ -155,6 +155,7 @@ func (l *loop) startExchange(cl *clientConn, buf []byte, n int) {
 	cl.respStarted = false
 	cl.bodyRefused = false
 	cl.tries = 0
+	cl.pool = l.cfg.Routes.Load().Route(r.Host, r.Target)
 	if cl.out == nil {
 		cl.out = outPool.Get()
 	}
@@ -196,12 +197,12 @@ func (cl *clientConn) releaseOut() {
 }
 
 // dispatch sends req (the request so far: cl.out, or what a failed dial
-// held) to a backend picked by the balancer, on an idle pooled connection
-// or a new one. Failures come back through backendGone and dialFailed,
-// which retry or answer the client.
+// held) to a backend picked by the balancer of the request's pool, on an
+// idle pooled connection or a new one. Failures come back through
+// backendGone and dialFailed, which retry or answer the client.
 func (l *loop) dispatch(cl *clientConn, req []byte) {
 	cl.tries++
-	b := l.cfg.Balancer.Pick(l.cfg.Backends.Snapshot(), l.now)
+	b := cl.pool.Pick(l.now)
 	if b == nil || !b.Acquire() {
 		if cl.tries > 1 {
 			// The backends tried failed and are backed off now: the

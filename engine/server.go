@@ -218,7 +218,7 @@ func (s *Server) OnShutdown(gnet.Engine) { s.cancel() }
 // loop. Its OnOpen creates the loop's state, which dials the rest from its
 // ticker. It runs once, started from the first client OnOpen (the knock).
 func (s *Server) kickLoops() {
-	backends := s.cfg.Backends.Snapshot()
+	backends := s.cfg.Routes.Load().Backends()
 	if len(backends) == 0 || s.cfg.ConnsPerBackend == 0 {
 		return
 	}

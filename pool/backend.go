@@ -12,16 +12,16 @@ import (
 // them, the backend is ejected for a back-off: BaseEjection << (level-1),
 // capped at MaxEjection, where level counts the consecutive ejections since
 // the last success. Once a back-off has passed the backend is half-open: one
-// more failure ejects it again, for twice as long. Set.ReportFailure never
-// ejects the last available backend of its Set: with nowhere else to go,
+// more failure ejects it again, for twice as long. Pool.ReportFailure never
+// ejects the last available backend of its pool: with nowhere else to go,
 // requests are better tried on it than refused.
 const (
-	// DefaultEjectAfter is the consecutive failures that eject a backend
-	// that was in good standing. Three: one refused connect (an RST from a
+	// EjectAfter is the consecutive failures that eject a backend that was
+	// in good standing. Three: one refused connect (an RST from a
 	// restarting process, a full accept queue) does not take a backend out,
 	// while a dead one is out after three requests, each retried elsewhere
 	// (Envoy's consecutive failure detectors default to five).
-	DefaultEjectAfter = 3
+	EjectAfter = 3
 
 	// BaseEjection is the back-off of a first ejection. Half a second keeps
 	// the cost of a transient outage small.
@@ -71,6 +71,12 @@ type Backend struct {
 
 	inUse atomic.Int64 // requests in flight: Acquire minus Release
 	conns atomic.Int64 // open connections: ConnOpened minus ConnClosed
+
+	// Control-plane state, read by balancers and the admin API (see
+	// backend_info.go); none of it changes how the backend is ejected.
+	weight   atomic.Int32               // 0 means DefaultWeight
+	requests atomic.Uint64              // successful Acquires: requests sent to it
+	lastErr  atomic.Pointer[noteworthy] // the last error noted, nil if none
 }
 
 // Healthy reports whether the active health checker last judged the backend
@@ -175,6 +181,7 @@ func ejection(level int32) time.Duration {
 func (b *Backend) Acquire() bool {
 	if b.MaxConns <= 0 {
 		b.inUse.Add(1)
+		b.requests.Add(1)
 		return true
 	}
 	for {
@@ -183,6 +190,7 @@ func (b *Backend) Acquire() bool {
 			return false
 		}
 		if b.inUse.CompareAndSwap(n, n+1) {
+			b.requests.Add(1)
 			return true
 		}
 	}

@@ -133,3 +133,41 @@ func TestConnCounts(t *testing.T) {
 		t.Fatalf("Conns %d, want 1", b.Conns())
 	}
 }
+
+// TestPoolReportFailure: passive ejection takes EjectAfter consecutive
+// failures (a success in between starts the count again), then one while
+// half-open, and never takes out the last available backend of the pool.
+func TestPoolReportFailure(t *testing.T) {
+	bs := newBackends(2)
+	p := NewPool("p", bs, nil)
+	now := 100 * sec
+	for i := 1; i < EjectAfter; i++ {
+		if d := p.ReportFailure(bs[0], now); d != 0 {
+			t.Fatalf("failure %d ejected for %v", i, d)
+		}
+	}
+	bs[0].ReportSuccess(now)
+	for i := 1; i < EjectAfter; i++ {
+		if d := p.ReportFailure(bs[0], now); d != 0 {
+			t.Fatalf("failure %d after a success ejected for %v", i, d)
+		}
+	}
+	if d := p.ReportFailure(bs[0], now); d != BaseEjection {
+		t.Fatalf("failure %d: back-off %v, want %v", EjectAfter, d, BaseEjection)
+	}
+	// Half-open after the back-off: one failure ejects again, for longer.
+	now += int64(BaseEjection)
+	if d := p.ReportFailure(bs[0], now); d != 2*BaseEjection {
+		t.Fatalf("half-open failure: back-off %v, want %v", d, 2*BaseEjection)
+	}
+	// bs[1] is now the last available backend: it stays, however often
+	// it fails.
+	for i := range 10 * EjectAfter {
+		if d := p.ReportFailure(bs[1], now); d != 0 || !bs[1].Available(now) {
+			t.Fatalf("failure %d of the last available backend ejected it for %v", i+1, d)
+		}
+	}
+	if got := bs[1].ConsecutiveFailures(); got != 10*EjectAfter {
+		t.Fatalf("%d consecutive failures counted, want %d", got, 10*EjectAfter)
+	}
+}

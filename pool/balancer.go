@@ -12,7 +12,9 @@ type Balancer interface {
 
 var (
 	_ Balancer = (*RoundRobin)(nil)
+	_ Balancer = (*Weighted)(nil)
 	_ Balancer = (*LeastConn)(nil)
+	_ Balancer = P2C{}
 )
 
 // cacheLine is the false-sharing unit of the CPUs PILB runs on (x86-64 and

@@ -100,7 +100,7 @@ func TestBalancersSkipUnusable(t *testing.T) {
 		for _, bal := range []struct {
 			name string
 			Balancer
-		}{{"RoundRobin", new(RoundRobin)}, {"LeastConn", new(LeastConn)}} {
+		}{{"RoundRobin", new(RoundRobin)}, {"Weighted", new(Weighted)}, {"LeastConn", new(LeastConn)}, {"P2C", P2C{}}} {
 			t.Run(tc.name+"/"+bal.name, func(t *testing.T) {
 				bs := newBackends(3)
 				tc.make(bs[1])
@@ -172,5 +172,37 @@ func TestLeastConn(t *testing.T) {
 	bs[1].SetHealthy(false)
 	if got := lc.Pick(bs, 0); got != bs[2] {
 		t.Fatalf("picked %s, want s2", got.ID)
+	}
+}
+
+// TestBalancersPoolChange: handed a new list (a backend added, one
+// removed), every balancer picks from the new list only, and each of its
+// backends gets picks.
+func TestBalancersPoolChange(t *testing.T) {
+	for _, bal := range []struct {
+		name string
+		Balancer
+	}{{"RoundRobin", new(RoundRobin)}, {"Weighted", new(Weighted)}, {"LeastConn", new(LeastConn)}, {"P2C", P2C{}}} {
+		t.Run(bal.name, func(t *testing.T) {
+			bs := newBackends(4)
+			old := bs[:3]
+			counts := countPicks(bal, old, 2, 3000)
+			checkNone(t, counts, bs[3])
+			next := []*Backend{bs[1], bs[2], bs[3]} // s0 removed, s3 added
+			counts = countPicks(bal, next, 2, 3000)
+			checkNone(t, counts, bs[0])
+			for _, b := range next {
+				if counts[b] < 500 {
+					t.Fatalf("%s: %d of 3000 picks after the change (all %v)", b.ID, counts[b], byID(counts))
+				}
+			}
+		})
+	}
+}
+
+func checkNone(t *testing.T, counts map[*Backend]int, b *Backend) {
+	t.Helper()
+	if counts[b] != 0 || counts[nil] != 0 {
+		t.Fatalf("%s (not in the list) or nil picked: %v", b.ID, byID(counts))
 	}
 }

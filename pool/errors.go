@@ -20,4 +20,16 @@ var (
 	// (the engine answers 503) use this one so the cause stays comparable
 	// with errors.Is.
 	ErrNoBackend = errors.New("pool: no available backend")
+
+	// ErrUnknownPolicy is returned when a balancing policy name is not one
+	// of Policies.
+	ErrUnknownPolicy = errors.New("pool: unknown balancing policy")
+
+	// ErrBadRoute is returned when a route is malformed: a host with a
+	// port, a prefix not starting with '/', a bad pool name.
+	ErrBadRoute = errors.New("pool: bad route")
+
+	// ErrDuplicateRoute is returned when two routes match the same host
+	// and prefix, or two pools of a Table share a name.
+	ErrDuplicateRoute = errors.New("pool: duplicate route")
 )

@@ -2,6 +2,7 @@ package pool
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"sync"
@@ -69,11 +70,16 @@ type probeState struct {
 	round    uint64 // last round the backend was in the Set
 }
 
+// Lister lists backends: a *Set, or *Routes for every pool at once.
+type Lister interface {
+	Snapshot() []*Backend
+}
+
 // Run probes the backends of set until ctx is done, then returns once its
 // probes have stopped. The first round starts at once. Each round probes the
-// Set's snapshot of that moment, so added backends are picked up and removed
-// ones forgotten.
-func (c *Checker) Run(ctx context.Context, set *Set) {
+// snapshot of that moment, so added backends (registered through the admin
+// API, found in DNS) are picked up and removed ones forgotten.
+func (c *Checker) Run(ctx context.Context, set Lister) {
 	interval := c.Interval
 	if interval <= 0 {
 		interval = DefaultInterval
@@ -173,6 +179,7 @@ func (c *Checker) record(log *slog.Logger, b *Backend, st *probeState, err error
 		return
 	}
 	st.ok, st.fail = 0, st.fail+1
+	b.NoteError(fmt.Errorf("health probe: %w", err), time.Now().UnixNano())
 	if log.Enabled(context.Background(), slog.LevelDebug) {
 		log.Debug("probe failed", "backend", b.ID, "addr", b.Addr, "fails", st.fail, "err", err)
 	}

@@ -1,13 +1,12 @@
 package pool
 
-import (
-	"math"
-	"sync/atomic"
-)
+import "sync/atomic"
 
 // LeastConn picks the usable backend with the fewest requests in flight
-// (Backend.InUse, counted across every loop), for backends whose response
-// times vary widely. Ties are broken in rotation from a shared counter, so
+// (Backend.InUse, counted across every loop) relative to its weight, for
+// backends whose response times vary widely: the lowest (in-flight+1)/weight
+// wins, as in HAProxy's leastconn, so with equal weights it is simply the
+// fewest in flight. Ties are broken in rotation from a shared counter, so
 // with equal load it behaves as round robin instead of always choosing the
 // first backend. The zero LeastConn is ready to use; it must not be copied
 // after first use.
@@ -23,19 +22,5 @@ func (l *LeastConn) Pick(backends []*Backend, now int64) *Backend {
 	if n == 0 {
 		return nil
 	}
-	j := (l.next.Add(1) - 1) % n
-	var best *Backend
-	least := int64(math.MaxInt64)
-	for range n {
-		b := backends[j]
-		if usable(b, now) {
-			if v := b.InUse(); v < least {
-				best, least = b, v
-			}
-		}
-		if j++; j == n {
-			j = 0
-		}
-	}
-	return best
+	return leastLoaded(backends, (l.next.Add(1)-1)%n, now)
 }

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // Set is the list of backends of one pool, shared by every event loop.
@@ -13,14 +12,10 @@ import (
 // writers (the control plane) copy the list, change the copy and publish it.
 // The zero Set is empty and ready to use.
 type Set struct {
-	// EjectAfter is the consecutive failures that eject a backend in good
-	// standing (see DefaultEjectAfter); zero or negative means the default.
-	// Set it before the Set is used.
-	EjectAfter int
-
 	mu      sync.Mutex // serialises writers; readers never take it
 	list    atomic.Pointer[[]*Backend]
 	version atomic.Uint64
+	follows []func([]*Backend) // called with every published list, under mu
 }
 
 // Snapshot returns the backends at this instant, in the order they were
@@ -92,38 +87,22 @@ func (s *Set) Get(id string) (*Backend, bool) {
 	return nil, false
 }
 
-// ReportFailure records a failure of b, one of the Set's backends, at now
-// (Unix nanoseconds): a failed connect or a response timeout. It returns
-// the back-off it started, or 0. b is ejected after EjectAfter consecutive
-// failures (one while half-open), unless no other backend of the Set is
-// available: the last one is never ejected by passive health, since
-// failing requests on it beats refusing them all.
-func (s *Set) ReportFailure(b *Backend, now int64) time.Duration {
-	after := int32(s.EjectAfter)
-	if after <= 0 {
-		after = DefaultEjectAfter
-	}
-	if !b.countFailure(after) || !s.othersAvailable(b, now) {
-		return 0
-	}
-	return b.Eject(now)
-}
-
-// othersAvailable reports whether a backend of the Set other than b is
-// available at now. It scans the snapshot: failures are rare.
-func (s *Set) othersAvailable(b *Backend, now int64) bool {
-	for _, o := range s.Snapshot() {
-		if o != b && o.Available(now) {
-			return true
-		}
-	}
-	return false
-}
-
 // publish must be called with s.mu held.
 func (s *Set) publish(list []*Backend) {
 	s.list.Store(&list)
 	s.version.Add(1)
+	for _, f := range s.follows {
+		f(list)
+	}
+}
+
+// follow calls f with the current list and then with every list the Set
+// publishes, in order (FollowSet's hook). f must not call back into s.
+func (s *Set) follow(f func([]*Backend)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.follows = append(s.follows, f)
+	f(s.Snapshot())
 }
 
 // Pools is the registry of named backend pools, one Set each. It is for the

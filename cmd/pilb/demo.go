@@ -7,14 +7,16 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/pilb-proxy/pilb/control"
 	"github.com/pilb-proxy/pilb/internal/demobackend"
 	"github.com/pilb-proxy/pilb/pool"
 )
 
 // startDemo starts o.demo demo backends s1..sN on loopback and adds them to
-// set; stop stops them.
-func startDemo(o options, set *pool.Set, log *slog.Logger) (stop func(), err error) {
+// the registry's default pool; stop stops them.
+func startDemo(o options, reg *control.Registry, log *slog.Logger) (stop func(), err error) {
 	var servers []*demobackend.Server
+	var specs []control.Spec
 	stop = func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -30,11 +32,15 @@ func startDemo(o options, set *pool.Set, log *slog.Logger) (stop func(), err err
 			return nil, fmt.Errorf("-demo: backend %s: %v", id, err)
 		}
 		servers = append(servers, s)
-		if err := set.Add(&pool.Backend{ID: id, Addr: s.Addr(), MaxConns: o.maxConnsPerBackend}); err != nil {
-			stop()
-			return nil, err
-		}
+		specs = append(specs, control.Spec{ID: id, Addr: s.Addr()})
 		log.Info("demo backend", "id", id, "addr", s.Addr())
+	}
+	if err := reg.Replace("-demo", control.SourceDemo, specs); err != nil {
+		stop()
+		return nil, err
+	}
+	if o.admin != "" {
+		log.Info("admin API: see the backends with curl http://" + o.admin + "/backends")
 	}
 	return stop, nil
 }

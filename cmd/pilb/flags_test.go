@@ -14,7 +14,7 @@ func TestParseFlagsErrors(t *testing.T) {
 		args []string
 		want string // substring of the error, which names the flag
 	}{
-		{[]string{}, "-backends: no backend given"},
+		{[]string{"-admin", ""}, "-backends: no backend given"},
 		{[]string{"-backends", "10.0.0.1"}, `-backends: "10.0.0.1": want host:port`},
 		{[]string{"-backends", "10.0.0.1:x"}, `-backends: "10.0.0.1:x": bad port`},
 		{[]string{"-backends", ":5000"}, "missing host"},
@@ -40,10 +40,26 @@ func TestParseFlagsErrors(t *testing.T) {
 		{[]string{"-demo", "2", "-log-level", "loud"}, "log-level"},
 		{[]string{"-demo", "2", "extra"}, `unexpected argument "extra"`},
 		{[]string{"-nosuchflag"}, "nosuchflag"},
+		{[]string{"-backends", "bad pool=10.0.0.1:80"}, "-backends: pool name"},
+		{[]string{"-backends", "api=10.0.0.1:80", "-backends", "x=256.1.1.1:80"}, `-backends`},
+		{[]string{"-backends-dns", "10.0.0.1:80"}, "-backends-dns: "},
+		{[]string{"-backends-dns", "app.internal"}, "-backends-dns: "},
+		{[]string{"-demo", "2", "-backends-dns", "app.internal:80"}, "-demo and -backends both given"},
+		{[]string{"-demo", "2", "-route", "api.example.com"}, "-route: "},
+		{[]string{"-demo", "2", "-route", "example.com:80=api"}, "has a port"},
+		{[]string{"-demo", "2", "-route", "/a/=x", "-route", "/a/=y"}, "-route: "},
+		{[]string{"-demo", "2", "-admin", "0.0.0.0:9090"}, "-admin \"0.0.0.0:9090\": refused"},
+		{[]string{"-demo", "2", "-admin", ":9090"}, "refused"},
+		{[]string{"-demo", "2", "-admin", "nonsense"}, "-admin"},
+		{[]string{"-demo", "2", "-health-rise", "0"}, "-health-rise 0"},
+		{[]string{"-demo", "2", "-health-fall", "-1"}, "-health-fall -1"},
+		{[]string{"-demo", "2", "-health-timeout", "0s"}, "-health-timeout 0s"},
+		{[]string{"-demo", "2", "-dns-interval", "1ms"}, "-dns-interval 1ms"},
+		{[]string{"-demo", "2", "-dns-server", "nowhere"}, "-dns-server"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			_, err := parseFlags(tt.args, io.Discard)
+			_, err := parseFlags(tt.args, noEnv, io.Discard)
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -57,17 +73,19 @@ func TestParseFlagsErrors(t *testing.T) {
 	}
 }
 
+func noEnv(string) string { return "" }
+
 func TestParseFlagsValid(t *testing.T) {
 	o, err := parseFlags([]string{"-port", "9090", "-backends", "10.0.1.5:5000, 10.0.1.6:5000",
-		"-loops", "1", "-backend-timeout", "5s", "-balance", "leastconn"}, io.Discard)
+		"-loops", "1", "-backend-timeout", "5s", "-balance", "leastconn"}, noEnv, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if o.listen != ":9090" {
 		t.Errorf("listen %q, want :9090", o.listen)
 	}
-	if len(o.backends) != 2 || o.backends[1] != "10.0.1.6:5000" {
-		t.Errorf("backends %q", o.backends)
+	if len(o.backends) != 2 || o.backends[1].Addr != "10.0.1.6:5000" || o.backends[1].ID != "b2" {
+		t.Errorf("backends %+v", o.backends)
 	}
 	if o.backendTimeout != 5*time.Second || o.loops != 1 || o.balance != "leastconn" {
 		t.Errorf("options %+v", o)
@@ -77,21 +95,71 @@ func TestParseFlagsValid(t *testing.T) {
 		t.Errorf("engine config %+v", cfg)
 	}
 
-	o, err = parseFlags([]string{"-demo", "3"}, io.Discard)
-	if err != nil || o.demo != 3 || o.listen != ":8080" {
+	o, err = parseFlags([]string{"-demo", "3"}, noEnv, io.Discard)
+	if err != nil || o.demo != 3 || o.listen != ":8080" || o.admin != "127.0.0.1:9090" {
 		t.Fatalf("-demo 3: %+v, %v", o, err)
+	}
+
+	// Nothing but the admin API: backends register themselves.
+	if o, err = parseFlags(nil, noEnv, io.Discard); err != nil || len(o.backends) != 0 {
+		t.Fatalf("no flag: %+v, %v", o, err)
+	}
+}
+
+func TestParseFlagsPoolsRoutesDNS(t *testing.T) {
+	env := func(k string) string {
+		if k == "PILB_ADMIN_TOKEN" {
+			return "from-env"
+		}
+		return ""
+	}
+	o, err := parseFlags([]string{
+		"-backends", "api=10.0.1.5:5000,10.0.1.6:5000", "-backends", "10.0.2.1:80,web.internal:8080",
+		"-backends-dns", "static=static.internal:80", "-backends-dns", "_http._tcp.svc.consul",
+		"-route", "api.example.com=api", "-route", "/static/=static",
+		"-balance", "p2c", "-admin", "0.0.0.0:9090", "-dns-server", "127.0.0.1:8600",
+		"-health-timeout", "500ms", "-health-rise", "1", "-health-fall", "5",
+	}, env, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, b := range o.backends {
+		got = append(got, b.ID+"="+b.Pool+"/"+b.Addr)
+	}
+	if strings.Join(got, " ") != "b1=api/10.0.1.5:5000 b2=api/10.0.1.6:5000 b3=/10.0.2.1:80" {
+		t.Errorf("backends %v", got)
+	}
+	if len(o.backendNames) != 1 || o.backendNames[0].String() != "web.internal:8080" || !o.backendNames[0].Required {
+		t.Errorf("backend names %+v", o.backendNames)
+	}
+	if len(o.backendsDNS) != 2 || o.backendsDNS[0].String() != "static=static.internal:80" || !o.backendsDNS[1].SRV() {
+		t.Errorf("-backends-dns %+v", o.backendsDNS)
+	}
+	if len(o.routes) != 2 || o.routes[1].Prefix != "/static/" {
+		t.Errorf("routes %+v", o.routes)
+	}
+	if o.adminToken != "from-env" || o.balance != "p2c" || o.healthTimeout != 500*time.Millisecond || o.healthFall != 5 {
+		t.Errorf("options %+v", o)
+	}
+	// The flag wins over the environment.
+	o, err = parseFlags([]string{"-demo", "1", "-admin-token", "flag"}, env, io.Discard)
+	if err != nil || o.adminToken != "flag" {
+		t.Fatalf("-admin-token: %q, %v", o.adminToken, err)
 	}
 }
 
 func TestHelpListsEveryFlag(t *testing.T) {
 	var out strings.Builder
-	_, err := parseFlags([]string{"-h"}, &out)
+	_, err := parseFlags([]string{"-h"}, noEnv, &out)
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("err %v, want flag.ErrHelp", err)
 	}
 	for _, name := range []string{"listen", "port", "backends", "demo", "loops", "conns-per-backend",
 		"max-conns-per-backend", "connect-timeout", "header-timeout", "backend-timeout",
-		"idle-timeout", "max-header-bytes", "log-level", "high-water", "drain-timeout"} {
+		"idle-timeout", "max-header-bytes", "log-level", "high-water", "drain-timeout",
+		"route", "backends-dns", "dns-interval", "dns-server", "admin", "admin-token", "balance",
+		"health-timeout", "health-rise", "health-fall"} {
 		if !strings.Contains(out.String(), "-"+name+" ") {
 			t.Errorf("-h does not list -%s", name)
 		}

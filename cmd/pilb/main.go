@@ -1,11 +1,16 @@
-// Command pilb is the PILB reverse proxy and round-robin load balancer.
+// Command pilb is the PILB reverse proxy and load balancer.
 //
 //	pilb -listen :8080 -backends 10.0.1.5:5000,10.0.1.6:5000,10.0.1.7:5000
+//	pilb -backends api=10.0.1.5:5000 -route api.example.com=api -backends 10.0.2.9:80
+//	pilb -backends-dns app.internal:5000      # every address of the name, re-resolved
+//	pilb                                       # backends register through -admin
 //	pilb -demo 3            # three built-in demo backends, proxy on :8080
 //	pilb -port 8080 ...     # the original project's flag: -listen :8080
 //
-// It only parses flags and wires the engine, the backend pool, the health
-// checker and the demo backends together; -h lists every flag.
+// It only parses flags and wires the engine, the control plane's registry
+// and admin API, DNS discovery, the health checker and the demo backends
+// together; -h lists every flag. SIGHUP re-resolves DNS names and logs the
+// backend set; SIGTERM and SIGINT drain and exit.
 package main
 
 import (
@@ -17,14 +22,21 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
+	"time"
 
+	"github.com/pilb-proxy/pilb/control"
+	"github.com/pilb-proxy/pilb/discovery"
 	"github.com/pilb-proxy/pilb/engine"
 	"github.com/pilb-proxy/pilb/pool"
 )
 
+// adminStopTimeout bounds the admin API's shutdown at exit.
+const adminStopTimeout = 2 * time.Second
+
 func main() {
-	opts, err := parseFlags(os.Args[1:], os.Stderr)
+	opts, err := parseFlags(os.Args[1:], os.Getenv, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
 	}
@@ -54,39 +66,82 @@ func run(o options) error {
 		runtime.GOMAXPROCS(n)
 	}
 
-	set := &pool.Set{}
+	reg, err := control.New(control.Config{
+		Policy: o.balance, Routes: o.routes, MaxConnsPerBackend: o.maxConnsPerBackend, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
 	if o.demo > 0 {
-		stop, err := startDemo(o, set, log)
+		stop, err := startDemo(o, reg, log)
 		if err != nil {
 			return err
 		}
 		defer stop()
 	}
-	for i, addr := range o.backends {
-		if err := set.Add(&pool.Backend{ID: fmt.Sprintf("b%d", i+1), Addr: addr, MaxConns: o.maxConnsPerBackend}); err != nil {
-			return fmt.Errorf("-backends %s: %v", addr, err)
-		}
-	}
-
-	cfg := o.engineConfig(set, log)
-	srv, err := engine.New(cfg)
-	if err != nil {
-		return err
+	if err := reg.Replace("-backends", control.SourceFlag, o.backends); err != nil {
+		return fmt.Errorf("-backends: %v", err)
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	watcher := &discovery.Watcher{
+		Targets:  append(o.backendNames, o.backendsDNS...),
+		Resolver: &discovery.Resolver{Server: o.dnsServer},
+		Registry: reg,
+		Interval: o.dnsInterval,
+		Logger:   log,
+	}
+	if len(watcher.Targets) > 0 {
+		if err := watcher.Refresh(ctx); err != nil {
+			return fmt.Errorf("-backends: a host name does not resolve: %v", err)
+		}
+		go watcher.Run(ctx)
+	}
+	go reg.Run(ctx)
+	for _, r := range o.routes {
+		if p := reg.Routes().Load().Pool(r.Pool); p == nil || len(p.Backends()) == 0 {
+			log.Warn("route to a pool with no backend yet: 503 until one registers", "route", r.String())
+		}
+	}
+
+	srv, err := engine.New(o.engineConfig(reg.Routes(), log))
+	if err != nil {
+		return err
+	}
+	if o.admin != "" {
+		admin, err := control.Listen(o.admin, &control.Handler{Registry: reg, Token: o.adminToken}, log)
+		if err != nil {
+			return fmt.Errorf("-admin %s: %v", o.admin, err)
+		}
+		go func() {
+			if err := admin.Serve(); err != nil {
+				log.Error("admin API stopped", "err", err)
+			}
+		}()
+		defer func() {
+			actx, acancel := context.WithTimeout(context.Background(), adminStopTimeout)
+			defer acancel()
+			_ = admin.Shutdown(actx)
+		}()
+	}
 	if o.healthInterval > 0 {
 		checker := &pool.Checker{
 			Interval: o.healthInterval,
+			Timeout:  o.healthTimeout,
+			Rise:     o.healthRise,
+			Fall:     o.healthFall,
 			Probe:    probe(o),
 			Logger:   log,
 		}
-		go checker.Run(ctx, set)
+		go checker.Run(ctx, reg.Routes())
 	}
 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	hups := make(chan os.Signal, 1)
+	signal.Notify(hups, syscall.SIGHUP)
+	go reload(ctx, hups, watcher, reg, log)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve() }()
 
@@ -107,4 +162,27 @@ func run(o options) error {
 		log.Warn("drain cut short; connections still open were closed", "err", err)
 	}
 	return nil
+}
+
+// reload answers SIGHUP: it re-resolves every DNS name at once (rather than
+// at the next -dns-interval) and logs the backend set, pool by pool. pilb
+// has no configuration file to reload; backends change through DNS and the
+// admin API without one.
+func reload(ctx context.Context, hups <-chan os.Signal, w *discovery.Watcher, reg *control.Registry, log *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hups:
+		}
+		log.Info("SIGHUP: resolving DNS names again", "names", len(w.Targets))
+		if len(w.Targets) > 0 {
+			if err := w.Refresh(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("SIGHUP: some names do not resolve", "err", err)
+			}
+		}
+		for _, p := range reg.Summary() {
+			log.Info("backend set", "pool", p.Pool, "count", len(p.Backends), "backends", strings.Join(p.Backends, " "))
+		}
+	}
 }

@@ -7,21 +7,16 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 )
 
-// buildBinary builds cmd/pilb once per test run.
+// buildBinary returns cmd/pilb, built once per test run.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "pilb")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin, _ := binaries(t)
 	return bin
 }
 
@@ -53,8 +48,8 @@ func waitListening(t *testing.T, addr string) {
 // SIGTERM: exit status 0.
 func TestBinaryDemoRotationAndDrain(t *testing.T) {
 	bin := buildBinary(t)
-	addr := freeAddr(t)
-	cmd := exec.Command(bin, "-demo", "3", "-listen", addr, "-loops", "2", "-log-level", "warn")
+	addr, adminAddr := freeAddr(t), freeAddr(t)
+	cmd := exec.Command(bin, "-demo", "3", "-listen", addr, "-admin", adminAddr, "-loops", "2", "-log-level", "warn")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -83,6 +78,15 @@ func TestBinaryDemoRotationAndDrain(t *testing.T) {
 	seen := map[string]bool{got[0]: true, got[1]: true, got[2]: true}
 	if len(seen) != 3 || got[3] != got[0] || got[4] != got[1] || got[5] != got[2] {
 		t.Fatalf("rotation %v", got)
+	}
+
+	// The admin API shows the demo backends (what the README's curl does).
+	waitListening(t, adminAddr)
+	m := admin{url: "http://" + adminAddr}.backends(t)
+	for _, id := range []string{"s1", "s2", "s3"} {
+		if st := m[id]; st.Source != "demo" || st.State != "up" || st.Requests == 0 {
+			t.Fatalf("GET /backends: %s is %+v", id, st)
+		}
 	}
 
 	if curl, err := exec.LookPath("curl"); err == nil {

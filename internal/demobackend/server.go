@@ -136,6 +136,11 @@ func (s *Server) ID() string { return s.id }
 // included.
 func (s *Server) Requests() uint64 { return s.requests.Load() }
 
+// Conns returns the open client connections: a backend that deregistered
+// from a proxy waits for the proxy's pooled connections to go (it closes
+// them once its in-flight requests are answered) before it stops.
+func (s *Server) Conns() int { return s.eng.CountConnections() }
+
 // Stop closes the listener and every connection, and returns when the
 // event loops have exited or ctx is done. Calling it again is harmless.
 func (s *Server) Stop(ctx context.Context) error {

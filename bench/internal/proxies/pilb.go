@@ -22,5 +22,6 @@ func (x *Pilb) Start(ctx context.Context, cfg Config) error {
 		"-backends", strings.Join(cfg.Backends, ","),
 		"-loops", strconv.Itoa(cfg.Loops),
 		"-conns-per-backend", strconv.Itoa(cfg.ConnsPerBackend),
+		"-admin", "", // the ladder runs proxies one at a time, but 127.0.0.1:9090 may be taken
 		"-log-level", "warn")
 }
