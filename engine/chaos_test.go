@@ -45,6 +45,9 @@ import (
 var (
 	chaosConns = flag.Int("chaos.conns", 0, "client connections of the chaos test (0: a short run)")
 	chaosSeed  = flag.Uint64("chaos.seed", 0, "seed of the chaos test (0: time-based, printed)")
+	// chaosOps (or PILB_CHAOS_OPS=1, which reaches the isolated child)
+	// turns the metrics and the access log on, to show them harmless.
+	chaosOps = flag.Bool("chaos.ops", false, "run the chaos test with metrics and the access log on")
 )
 
 // Timeouts of the proxy under chaos, and how far plans overshoot them;
@@ -805,6 +808,12 @@ func chaosScenario(t *testing.T) {
 	cfg.HighWater = []int{8 << 10, 64 << 10, 256 << 10}[rng.IntN(3)]
 	cfg.ConnsPerBackend = rng.IntN(3)
 	cfg.Logger = testLogger()
+	if *chaosOps || os.Getenv("PILB_CHAOS_OPS") != "" {
+		cfg.Metrics = true
+		cfg.AccessLog = NewAccessLog(io.Discard, AccessLogJSON, nil)
+		t.Cleanup(func() { cfg.AccessLog.Close() })
+		t.Logf("chaos: metrics and access log on")
+	}
 	s := startProxy(t, cfg)
 	t.Logf("chaos: high water %d, %d pre-dialed per backend", cfg.HighWater, cfg.ConnsPerBackend)
 

@@ -33,9 +33,7 @@ import (
 // timeout, CONNECT) with code and closes the client afterwards: after a
 // framing error nothing that follows on the connection can be trusted.
 func (l *loop) rejectRequest(cl *clientConn, code int, err error, head bool) {
-	if err != nil && l.srv.log.Enabled(context.Background(), slog.LevelDebug) {
-		l.srv.log.Debug("request rejected", "status", code, "source", fromClient, "err", err)
-	}
+	l.rejected(cl, code, err) // ops: counted, logged at warn (rate limited), access-logged (record.go)
 	cl.keepAlive = false
 	if !l.writeClient(cl, errorResponse(code, true, head)) {
 		return
@@ -48,9 +46,7 @@ func (l *loop) rejectRequest(cl *clientConn, code int, err error, head bool) {
 // client off, since a response cannot be half replaced. The backend
 // connection, if any, is closed: its state is unknown.
 func (l *loop) failExchange(cl *clientConn, code int, err error, src errorSource) {
-	if l.srv.log.Enabled(context.Background(), slog.LevelDebug) {
-		l.srv.log.Debug("exchange failed", "status", code, "source", src, "err", err)
-	}
+	l.exchangeFailed(cl, code, err, src) // ops: status recorded, logged at warn (rate limited) (record.go)
 	cl.releaseOut()
 	l.dropBackend(cl)
 	if cl.respStarted {
@@ -89,6 +85,7 @@ func (l *loop) closeClient(cl *clientConn) {
 	case cpClosing, cpLinger, cpAborting, cpClosed:
 		return
 	}
+	l.endRequest(cl) // ops: the request's record closes (record.go)
 	cl.releaseOut()
 	cl.stash.release() // nothing more is served: what waits is dropped
 	l.dropBackend(cl)
@@ -154,6 +151,7 @@ func (l *loop) abortClient(cl *clientConn) {
 	case cpAborting, cpClosed:
 		return
 	}
+	l.endRequest(cl) // ops: the request's record closes, cut (record.go)
 	cl.releaseOut()
 	cl.stash.release()
 	l.dropBackend(cl)
@@ -196,6 +194,7 @@ func (l *loop) resetClient(cl *clientConn, err error) {
 // forgetClient marks a client closed and lets go of everything it holds
 // but its socket.
 func (l *loop) forgetClient(cl *clientConn) {
+	l.endRequest(cl) // ops: a request the client left closes its record (record.go)
 	if cl.phase != cpClosed {
 		cl.setPhase(cpClosed)
 	}

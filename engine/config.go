@@ -117,6 +117,9 @@ type Config struct {
 
 	// Logger receives the engine's logs; nil discards them.
 	Logger *slog.Logger
+
+	// Operations: metrics, access log (ops.go). ops: embedded.
+	Operations
 }
 
 // withDefaults returns c with zero fields filled in, or an error naming the
@@ -189,6 +192,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := c.Operations.check(); err != nil { // ops: (ops.go)
+		return c, err
 	}
 	return c, nil
 }

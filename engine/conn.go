@@ -132,6 +132,8 @@ type clientConn struct {
 	lingerEnd  int64 // the latest a lingering close may last
 	drainLeft  int   // output still owed at the last drain check
 	drainSince int64 // when the owed output last shrank; 0: not measured yet
+
+	ops clientOps // ops: the request's record for metrics and the access log (ops.go)
 }
 
 // backendConn is one connection to a backend, owned by one loop.

@@ -54,6 +54,11 @@ var (
 	// pause) could not be enrolled again; it is closed.
 	ErrReenroll = errors.New("engine: re-enrolment on the loop failed")
 
+	// ErrProxyHeader is returned when a connection to a listener with
+	// Config.ProxyProtocol does not start with a valid PROXY protocol
+	// header; the connection is closed without an answer.
+	ErrProxyHeader = errors.New("engine: missing or malformed PROXY protocol header")
+
 	// ErrShuttingDown is returned by Serve after Shutdown, and by Shutdown
 	// when called twice.
 	ErrShuttingDown = errors.New("engine: shutting down")

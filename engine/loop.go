@@ -58,6 +58,8 @@ type loop struct {
 	gone     []gone    // connections gnet closed, to tear down on leaving
 	tickTask gnet.RunnableFunc
 	tickBusy atomic.Bool // a tick is queued on the loop and has not run
+
+	ops loopOps // ops: counters, access log ring, warn budget (ops.go)
 }
 
 // watchItem is a connection waiting on a drain: one of cl and be.
@@ -201,7 +203,7 @@ func (l *loop) reportFailure(p *pool.Pool, b *pool.Backend, err error) {
 		}
 	}
 	if d := p.ReportFailure(b, l.now); d > 0 {
-		l.srv.log.Warn("backend ejected", "backend", b.ID, "addr", b.Addr, "for", d, "failures", b.ConsecutiveFailures(), "err", err)
+		l.ejected(b, d, err) // ops: counted, logged at warn, rate limited (logs.go)
 	}
 }
 

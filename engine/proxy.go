@@ -122,6 +122,7 @@ func (l *loop) serveClientLoop(cl *clientConn) {
 				return
 			}
 			cl.consume(len(buf))
+			l.countIn(cl, len(buf)) // ops: bytes received (record.go)
 			l.wheel.set(&cl.tm, l.now+int64(l.cfg.TunnelTimeout))
 
 		default: // closing, lingering, aborting: what the client still sends is dropped
@@ -176,6 +177,7 @@ func (l *loop) startExchange(cl *clientConn, buf []byte, n int) {
 		cl.reqDone = done
 	}
 	cl.retained = cl.reqDone
+	l.beginRequest(cl, r, consumed) // ops: the request's record opens (record.go)
 	cl.consume(consumed)
 	cl.setPhase(cpExchange)
 	l.dispatch(cl, cl.out.B)
@@ -222,6 +224,7 @@ func (l *loop) dispatch(cl *clientConn, req []byte) {
 		be = l.dial(b)
 	}
 	bind(cl, be)
+	cl.ops.rec.b = b // ops: the backend the request is recorded against
 	be.pooled = pooled
 	l.armDeadlines(cl, be)
 	l.writeBackend(be, req)
@@ -255,6 +258,7 @@ func (l *loop) forwardRequestBody(cl *clientConn, be *backendConn, buf []byte) {
 		return
 	}
 	cl.consume(k)
+	l.countIn(cl, k) // ops: bytes received (record.go)
 	cl.reqDone = done
 	l.armDeadlines(cl, be)
 }
@@ -283,6 +287,7 @@ func (l *loop) writeClient(cl *clientConn, p []byte) bool {
 		}
 		return false
 	}
+	l.countOut(cl, len(p)) // ops: bytes sent (record.go)
 	if cl.sock.st == sockOff && cl.sock.heldLen() > 0 {
 		l.watchClient(cl)
 	}
@@ -398,6 +403,7 @@ func (l *loop) forwardInterim(cl *clientConn, r *httpparse.Response) bool {
 // or the client is gone.
 func (l *loop) startResponse(be *backendConn, cl *clientConn, buf []byte, n int) bool {
 	r := &l.resp
+	cl.ops.rec.status = r.Status // ops: the status the client gets
 	f := respFraming{upgrade: r.Status == 101}
 	f.dechunk = r.Body == httpparse.BodyChunked && cl.minor == 0
 	if f.dechunk && otherCodings(r) {
@@ -557,6 +563,7 @@ func (l *loop) finishResponse(be *backendConn) {
 
 // nextRequest makes an exchanged client idle and reads on.
 func (l *loop) nextRequest(cl *clientConn) {
+	l.endRequest(cl) // ops: the request's record closes (record.go)
 	cl.setPhase(cpIdle)
 	l.wheel.set(&cl.tm, l.now+int64(l.cfg.IdleTimeout))
 	if l.srv.draining.Load() && cl.inputLen() == 0 {

@@ -52,6 +52,8 @@ type Server struct {
 	panics   atomic.Int64 // panics recovered on the loops (guard.go)
 	pauses   atomic.Int64 // sockets taken off a loop by flow control (pause.go)
 	panicLog panicLog
+
+	ops serverOps // ops: metrics and the rest of operations (ops.go)
 }
 
 // Panics returns the number of panics recovered on the event loops since
@@ -183,6 +185,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 	s.eng = eng
 	s.log.Info("listening", "addr", s.addr, "loops", s.cfg.Loops)
+	s.logLimits() // ops: the limits in effect (logs.go)
 	close(s.booted)
 	if s.cfg.ConnsPerBackend > 0 {
 		go s.knock()
@@ -306,6 +309,7 @@ func (s *Server) OnOpen(c gnet.Conn) (out []byte, action gnet.Action) {
 		return nil, gnet.Close
 	}
 	if s.clients.Load() >= int64(s.cfg.MaxClientConns) {
+		s.ops.refused.Add(1) // ops: counted (metrics.go)
 		if s.log.Enabled(context.Background(), slog.LevelDebug) {
 			s.log.Debug("client refused: at MaxClientConns", "max", s.cfg.MaxClientConns)
 		}

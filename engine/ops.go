@@ -1,0 +1,70 @@
+package engine
+
+import (
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/bytebufferpool"
+
+	"github.com/pilb-proxy/pilb/pool"
+)
+
+// This file holds what operating PILB adds to the engine: its part of
+// Config, and the per-loop and per-connection state the other ops files
+// keep (metrics.go, accesslog.go, logs.go). The engine's own files reach
+// it through small hooks, each marked "ops:".
+
+// Operations is the part of Config about running PILB in production:
+// metrics, the access log. It is embedded in Config, so its fields read as
+// Config's own (cfg.Metrics).
+type Operations struct {
+	// Metrics turns on the per-loop request counters that Server.Collector
+	// exports (requests, durations, bytes, rejections). Off, a request
+	// counts nothing, and Collector exports only what costs nothing to
+	// keep: connections, backend state, pauses and panics.
+	Metrics bool
+
+	// AccessLog, when not nil, receives one record per request, written
+	// off the loops (accesslog.go). The engine does not close it.
+	AccessLog *AccessLog
+}
+
+// check validates the Operations fields and fills their defaults.
+func (o *Operations) check() error {
+	if o.AccessLog != nil && o.AccessLog.closed.Load() {
+		return fmt.Errorf("%w: access log is closed", ErrConfig)
+	}
+	return nil
+}
+
+// serverOps is the server's operations state.
+type serverOps struct {
+	metrics metricsState
+	refused atomic.Int64 // clients closed at accept: at MaxClientConns
+}
+
+// loopOps is a loop's operations state, touched by the loop's goroutine
+// only (a scrape reads it through a task run on the loop).
+type loopOps struct {
+	stats loopStats
+	warn  warnLimiter
+	ring  *logRing // this loop's access log ring; nil until its first record
+}
+
+// clientOps is a client connection's operations state.
+type clientOps struct {
+	rec reqRecord
+}
+
+// reqRecord is the request of an exchange as the metrics and the access log
+// see it, from its head to its end.
+type reqRecord struct {
+	open   bool
+	start  time.Time                  // when the head was parsed (monotonic, and the log's time)
+	status int                        // the status sent to the client; 0: none yet
+	in     int64                      // bytes of the request taken from the client: head, body, tunnel
+	out    int64                      // bytes written to the client: heads and bodies
+	b      *pool.Backend              // the backend of the last try; nil: none was picked
+	line   *bytebufferpool.ByteBuffer // method SP target, for the access log; nil when it is off
+}
