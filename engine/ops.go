@@ -28,12 +28,25 @@ type Operations struct {
 	// AccessLog, when not nil, receives one record per request, written
 	// off the loops (accesslog.go). The engine does not close it.
 	AccessLog *AccessLog
+
+	// MonitorURI, when not empty, is a path PILB answers itself on the
+	// listener, for the load balancer in front of it: 200 while
+	// MonitorPool has an available backend, 503 when it has none or PILB
+	// is draining (monitor.go). It must start with "/"; the query is
+	// ignored.
+	MonitorURI string
+	// MonitorPool is the pool the monitor URI and Server.Health watch;
+	// empty means the default pool.
+	MonitorPool string
 }
 
 // check validates the Operations fields and fills their defaults.
 func (o *Operations) check() error {
 	if o.AccessLog != nil && o.AccessLog.closed.Load() {
 		return fmt.Errorf("%w: access log is closed", ErrConfig)
+	}
+	if o.MonitorURI != "" && o.MonitorURI[0] != '/' {
+		return fmt.Errorf("%w: monitor URI %q must start with /", ErrConfig, o.MonitorURI)
 	}
 	return nil
 }

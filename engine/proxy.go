@@ -146,6 +146,9 @@ func (l *loop) startExchange(cl *clientConn, buf []byte, n int) {
 		l.rejectRequest(cl, 501, nil, false)
 		return
 	}
+	if l.cfg.MonitorURI != "" && l.monitor(cl, n) { // ops: answered by PILB itself (monitor.go)
+		return
+	}
 	cl.minor = r.Minor
 	cl.isHEAD = string(r.Method) == "HEAD"
 	cl.idempot = idempotent(r.Method)
