@@ -25,9 +25,11 @@ const maxBody = 64 << 10
 //	GET    /backends/{id}  one backend (200, 404)
 //	DELETE /backends/{id}  drain and remove one (200, 404, 409)
 //	GET    /pools          pools, balancer and routes (200)
+//	GET    /healthz        whether PILB should receive traffic (200, 503; ops.go)
+//	GET    /metrics        Prometheus metrics (ops.go)
 //
 // Bodies are JSON, errors {"error": "..."}. When Token is set every request
-// needs "Authorization: Bearer <Token>" (else 401).
+// but /healthz needs "Authorization: Bearer <Token>" (else 401).
 type Handler struct {
 	Registry *Registry
 	// Token, when not empty, is the bearer token every request must carry.
@@ -35,6 +37,10 @@ type Handler struct {
 	// Logger receives refused requests at Warn (Listen sets it to its own
 	// when nil); nil discards them.
 	Logger *slog.Logger
+	// Health answers /healthz; nil leaves it unserved (404).
+	Health HealthFunc
+	// Metrics answers /metrics; nil leaves it unserved (404).
+	Metrics http.Handler
 }
 
 // registration is the body of POST /backends.
@@ -48,9 +54,15 @@ type registration struct {
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
+	if h.serveHealth(w, req) {
+		return
+	}
 	if h.Token != "" && !h.authorized(req) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="pilb"`)
 		h.fail(w, req, http.StatusUnauthorized, ErrUnauthorized)
+		return
+	}
+	if h.serveMetrics(w, req) {
 		return
 	}
 	path := req.URL.Path

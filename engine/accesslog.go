@@ -84,6 +84,7 @@ type AccessLog struct {
 	closed atomic.Bool
 	stop   chan struct{}
 	done   chan struct{}
+	swap   chan swapOutput
 
 	// The writer goroutine's own.
 	w        *bufio.Writer
@@ -112,6 +113,7 @@ func newAccessLog(w io.Writer, f AccessLogFormat, log *slog.Logger) *AccessLog {
 		log:    log.With("component", "accesslog"),
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
+		swap:   make(chan swapOutput),
 		w:      bufio.NewWriterSize(w, writeBufferSize),
 		buf:    make([]byte, 0, 512),
 	}
@@ -125,6 +127,24 @@ func (a *AccessLog) Close() error {
 	}
 	<-a.done
 	return nil
+}
+
+// swapOutput asks the writer to go on in another output.
+type swapOutput struct {
+	w    io.Writer
+	done chan struct{}
+}
+
+// SetOutput makes the log go on in w: what is queued and buffered so far
+// is written to the previous output first, which the caller may close
+// once SetOutput returns (a log file reopened after its rotation).
+func (a *AccessLog) SetOutput(w io.Writer) {
+	s := swapOutput{w: w, done: make(chan struct{})}
+	select {
+	case a.swap <- s:
+		<-s.done
+	case <-a.done:
+	}
 }
 
 // Counts returns the lines written and the records dropped so far.
@@ -151,6 +171,12 @@ func (a *AccessLog) run() {
 			if a.drainAll() > 0 {
 				a.flush()
 			}
+		case s := <-a.swap:
+			a.drainAll()
+			a.flush()
+			a.w.Reset(s.w)
+			a.failed = false
+			close(s.done)
 		}
 	}
 }

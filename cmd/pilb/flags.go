@@ -59,6 +59,8 @@ type options struct {
 	maxConns           int
 	highWater          int
 	logLevel           slog.Level
+
+	opsOptions // logs, metrics, health, restart (ops.go)
 }
 
 // parseFlags parses args (and PILB_ADMIN_TOKEN from env); errors name the
@@ -130,6 +132,8 @@ func parseFlags(args []string, env func(string) string, help io.Writer) (options
 	fs.IntVar(&o.maxConns, "max-conns", 0, "most open client `connections`; 0 = half the file descriptor limit less a reserve")
 	fs.IntVar(&o.highWater, "high-water", engine.DefaultHighWater, "`bytes` held for a slow peer before PILB stops reading the fast one")
 	fs.TextVar(&o.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
+	o.addOpsFlags(fs)
+	explainDurations(fs)
 
 	if err := fs.Parse(args); err != nil {
 		if flagErr != nil {
@@ -145,6 +149,9 @@ func parseFlags(args []string, env func(string) string, help io.Writer) (options
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q (flags start with -)", fs.Arg(0))
+	}
+	if o.version {
+		return o, nil // nothing else matters
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -230,6 +237,9 @@ func parseFlags(args []string, env func(string) string, help io.Writer) (options
 	if _, err := pool.NewTable(nil, o.routes); err != nil {
 		return o, fmt.Errorf("-route: %v", err)
 	}
+	if err := o.checkOps(); err != nil {
+		return o, err
+	}
 	return o, nil
 }
 
@@ -260,8 +270,12 @@ func (o *options) addBackends(v string, next int) (int, error) {
 			o.backendNames = append(o.backendNames, t)
 			continue
 		}
-		if _, err := control.ParseAddr(a); err != nil {
+		ap, err := control.ParseAddr(a)
+		if err != nil {
 			return next, fmt.Errorf("%q: %v", a, err)
+		}
+		if err := o.noDuplicate(poolName, ap); err != nil { // ops: a duplicate exits 2 (ops.go)
+			return next, err
 		}
 		o.backends = append(o.backends, control.Spec{ID: fmt.Sprintf("b%d", next), Pool: poolName, Addr: a})
 		next++
@@ -274,7 +288,7 @@ func (o *options) addBackends(v string, next int) (int, error) {
 func checkHostPort(addr string, listen bool) error {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return errors.New("want host:port")
+		return errors.New(hostPortHint(addr)) // ops: says what to type (ops.go)
 	}
 	if host == "" && !listen {
 		return errors.New("missing host")
@@ -304,5 +318,10 @@ func (o options) engineConfig(routes *pool.Routes, log *slog.Logger) engine.Conf
 		MaxClientConns:     o.maxConns,
 		HighWater:          o.highWater,
 		Logger:             log,
+		Operations: engine.Operations{
+			Metrics:     o.admin != "", // /metrics is on the admin API
+			MonitorURI:  o.monitorURI,
+			MonitorPool: o.monitorPool,
+		},
 	}
 }

@@ -44,6 +44,10 @@ func main() {
 		fmt.Fprintf(os.Stderr, "pilb: %v\n", err)
 		os.Exit(2)
 	}
+	if opts.version {
+		fmt.Println(versionLine())
+		os.Exit(0)
+	}
 	if err := run(opts); err != nil {
 		fmt.Fprintf(os.Stderr, "pilb: %v\n", err)
 		os.Exit(1)
@@ -53,7 +57,8 @@ func main() {
 // run serves until SIGINT or SIGTERM, then drains for at most
 // -drain-timeout; a second signal stops at once.
 func run(o options) error {
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: o.logLevel}))
+	log := newLogger(o.logFormat, o.logLevel, os.Stderr)
+	log.Info("starting", "version", versionLine())
 
 	// Each gnet loop waits in epoll_wait, a blocking syscall that keeps its
 	// P (scheduler slot) until sysmon takes it back, after 20 µs to 10 ms.
@@ -105,12 +110,22 @@ func run(o options) error {
 		}
 	}
 
-	srv, err := engine.New(o.engineConfig(reg.Routes(), log))
+	alog, err := openAccessLog(o.opsOptions, log)
+	if err != nil {
+		return err
+	}
+	defer alog.close() // after the engine has stopped: the last lines are written
+	cfg := o.engineConfig(reg.Routes(), log)
+	if alog != nil {
+		cfg.AccessLog = alog.AccessLog
+	}
+	srv, err := engine.New(cfg)
 	if err != nil {
 		return err
 	}
 	if o.admin != "" {
-		admin, err := control.Listen(o.admin, &control.Handler{Registry: reg, Token: o.adminToken}, log)
+		h := &control.Handler{Registry: reg, Token: o.adminToken, Health: srv.Health, Metrics: metricsHandler(srv, log)}
+		admin, err := control.Listen(o.admin, h, log)
 		if err != nil {
 			return fmt.Errorf("-admin %s: %v", o.admin, err)
 		}
@@ -141,7 +156,7 @@ func run(o options) error {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	hups := make(chan os.Signal, 1)
 	signal.Notify(hups, syscall.SIGHUP)
-	go reload(ctx, hups, watcher, reg, log)
+	go reload(ctx, hups, watcher, reg, log, func() { alog.reopen(log) })
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve() }()
 
@@ -165,16 +180,18 @@ func run(o options) error {
 }
 
 // reload answers SIGHUP: it re-resolves every DNS name at once (rather than
-// at the next -dns-interval) and logs the backend set, pool by pool. pilb
-// has no configuration file to reload; backends change through DNS and the
-// admin API without one.
-func reload(ctx context.Context, hups <-chan os.Signal, w *discovery.Watcher, reg *control.Registry, log *slog.Logger) {
+// at the next -dns-interval), logs the backend set, pool by pool, and runs
+// also (which reopens the access log file after its rotation). pilb has no
+// configuration file to reload; backends change through DNS and the admin
+// API without one.
+func reload(ctx context.Context, hups <-chan os.Signal, w *discovery.Watcher, reg *control.Registry, log *slog.Logger, also func()) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-hups:
 		}
+		also()
 		log.Info("SIGHUP: resolving DNS names again", "names", len(w.Targets))
 		if len(w.Targets) > 0 {
 			if err := w.Refresh(ctx); err != nil && ctx.Err() == nil {

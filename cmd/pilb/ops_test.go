@@ -1,0 +1,265 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// TestParseFlagsOpsErrors: the operations flags, and the errors that must
+// say what to type.
+func TestParseFlagsOpsErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-demo", "2", "-connect-timeout", "5"}, `invalid value "5" for flag -connect-timeout: no unit: use a unit, e.g. 5s`},
+		{[]string{"-demo", "2", "-drain-timeout", "30"}, "use a unit, e.g. 30s"},
+		{[]string{"-demo", "2", "-idle-timeout", "soon"}, "want a duration with a unit, e.g. 500ms"},
+		{[]string{"-backends", "::1:5000"}, `-backends: "::1:5000": write IPv6 as [::1]:5000`},
+		{[]string{"-backends", "fe80::1:2:5000"}, "write IPv6 as [fe80::1:2]:5000"},
+		{[]string{"-demo", "2", "-listen", "::1:8080"}, "write IPv6 as [::1]:8080"},
+		{[]string{"-demo", "2", "-listen", "8080"}, "for a port alone write :8080"},
+		{[]string{"-backends", "10.0.0.1:80,10.0.0.2:80,10.0.0.1:80"}, "10.0.0.1:80 given twice to pool default"},
+		{[]string{"-backends", "api=10.0.0.1:80", "-backends", "api=10.0.0.1:80"}, "given twice to pool api"},
+		{[]string{"-demo", "2", "-log-format", "xml"}, `-log-format "xml": want text or json`},
+		{[]string{"-demo", "2", "-access-log-format", "clf"}, "want json or common"},
+		{[]string{"-demo", "2", "-access-log", ""}, "-access-log"},
+		{[]string{"-demo", "2", "-monitor-uri", "health"}, "-monitor-uri \"health\": must start with /"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			_, err := parseFlags(tt.args, noEnv, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+	// One server in two pools is not a duplicate.
+	if _, err := parseFlags([]string{"-backends", "api=10.0.0.1:80", "-backends", "10.0.0.1:80"}, noEnv, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestBinaryFlagErrorsExit2: bad values exit 2 with one line on stderr,
+// duplicates included.
+func TestBinaryFlagErrorsExit2(t *testing.T) {
+	bin := buildBinary(t)
+	for _, args := range [][]string{
+		{"-backends", "127.0.0.1:9,127.0.0.1:9"},
+		{"-demo", "1", "-connect-timeout", "5"},
+		{"-backends", "::1:5000"},
+	} {
+		out, err := exec.Command(bin, args...).CombinedOutput()
+		var ee *exec.ExitError
+		if !errorsAs(err, &ee) || ee.ExitCode() != 2 {
+			t.Fatalf("%v: %v, want exit 2\n%s", args, err, out)
+		}
+		if lines := strings.Count(strings.TrimSpace(string(out)), "\n"); lines != 0 || !strings.HasPrefix(string(out), "pilb: ") {
+			t.Fatalf("%v: output %q", args, out)
+		}
+	}
+}
+
+func errorsAs(err error, target **exec.ExitError) bool {
+	ee, ok := err.(*exec.ExitError)
+	if ok {
+		*target = ee
+	}
+	return ok
+}
+
+// TestBinaryVersion: -version prints the build's version and exits 0,
+// whatever else the command line says.
+func TestBinaryVersion(t *testing.T) {
+	out, err := exec.Command(buildBinary(t), "-version", "-admin", "").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if !strings.HasPrefix(string(out), "pilb ") || !strings.Contains(string(out), "revision ") || !strings.Contains(string(out), "go1.") {
+		t.Fatalf("-version: %q", out)
+	}
+}
+
+// TestBinaryOperations runs the binary as an operator would: JSON logs, an
+// access log file, the monitor URI, /healthz and /metrics on the admin
+// API; requests go through, and each part is read back: the scrape with
+// the Prometheus text parser, the access log line by line.
+func TestBinaryOperations(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "access.log")
+	addr, adminAddr := freeAddr(t), freeAddr(t)
+	p := startProc(t, bin, nil, "-demo", "2", "-listen", addr, "-admin", adminAddr, "-loops", "2",
+		"-log-format", "json", "-access-log", logPath, "-access-log-format", "json", "-monitor-uri", "/-/health")
+	waitListening(t, addr)
+	waitListening(t, adminAddr)
+
+	client := &http.Client{Timeout: 5 * time.Second}
+	for range 4 {
+		resp, err := client.Get("http://" + addr + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	for _, u := range []string{"http://" + addr + "/-/health", "http://" + adminAddr + "/healthz"} {
+		resp, err := client.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), "ok") {
+			t.Fatalf("%s: %d %q", u, resp.StatusCode, b)
+		}
+	}
+
+	var mfs map[string]*dto.MetricFamily
+	if !eventuallyTrue(10*time.Second, func() bool {
+		mfs = scrapeMetrics(t, "http://"+adminAddr+"/metrics")
+		return sumFamily(mfs["pilb_requests_total"]) == 4
+	}) {
+		t.Fatalf("pilb_requests_total %v, want 4", sumFamily(mfs["pilb_requests_total"]))
+	}
+	for _, name := range []string{"pilb_build_info", "pilb_client_connections", "pilb_backend_state",
+		"pilb_request_duration_seconds", "go_goroutines", "process_open_fds", "pilb_access_log_lines_total"} {
+		if mfs[name] == nil {
+			t.Errorf("no %s in the scrape", name)
+		}
+	}
+
+	// SIGTERM: the access log is flushed before exit.
+	if err := p.stop(t, syscall.SIGTERM); err != nil {
+		t.Fatalf("exit: %v", err)
+	}
+	f, err := os.Open(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if fi, _ := f.Stat(); fi.Mode().Perm() != 0o640 {
+		t.Errorf("access log mode %v, want 0640", fi.Mode().Perm())
+	}
+	n := 0
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var line map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+			t.Fatalf("access log line %q: %v", sc.Text(), err)
+		}
+		if line["status"] != 200.0 || line["method"] != "GET" || line["target"] != "/" || line["pool"] != "default" {
+			t.Errorf("access log line %q", sc.Text())
+		}
+		n++
+	}
+	if n != 4 {
+		t.Errorf("%d access log lines, want 4 (the monitor URI is not logged)", n)
+	}
+	// Every log line on stderr is JSON; the limits in effect are there.
+	sawLimits := false
+	for _, ln := range strings.Split(strings.TrimSpace(p.stderr.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(ln), &rec); err != nil {
+			t.Fatalf("stderr line is not JSON: %q", ln)
+		}
+		if rec["msg"] == "effective limits" {
+			sawLimits = rec["max_conns"] != nil && rec["nofile"] != nil && rec["loops"] == 2.0
+		}
+	}
+	if !sawLimits {
+		t.Errorf("no effective limits logged:\n%s", p.stderr.String())
+	}
+}
+
+// TestBinaryAccessLogReopen: after logrotate moves the file, SIGHUP makes
+// pilb write to a new one at the same path.
+func TestBinaryAccessLogReopen(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "access.log")
+	addr := freeAddr(t)
+	p := startProc(t, bin, nil, "-demo", "1", "-listen", addr, "-admin", "", "-access-log", logPath, "-access-log-format", "common")
+	waitListening(t, addr)
+	client := &http.Client{Timeout: 5 * time.Second}
+	get := func(path string) {
+		resp, err := client.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	get("/before")
+	if !eventuallyTrue(5*time.Second, func() bool { b, _ := os.ReadFile(logPath); return strings.Contains(string(b), "/before") }) {
+		t.Fatal("first line never written")
+	}
+	if err := os.Rename(logPath, logPath+".1"); err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	if !eventuallyTrue(5*time.Second, func() bool { _, err := os.Stat(logPath); return err == nil }) {
+		t.Fatal("no new file after SIGHUP")
+	}
+	get("/after")
+	if !eventuallyTrue(5*time.Second, func() bool { b, _ := os.ReadFile(logPath); return strings.Contains(string(b), "/after") }) {
+		b, _ := os.ReadFile(logPath)
+		t.Fatalf("new file: %q", b)
+	}
+	if b, _ := os.ReadFile(logPath + ".1"); strings.Contains(string(b), "/after") || !strings.Contains(string(b), "/before") {
+		t.Fatalf("rotated file: %q", b)
+	}
+}
+
+func scrapeMetrics(t *testing.T, url string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("scrape: %d", resp.StatusCode)
+	}
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	mfs, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("scrape does not parse: %v", err)
+	}
+	return mfs
+}
+
+func sumFamily(mf *dto.MetricFamily) float64 {
+	sum := 0.0
+	for _, m := range mf.GetMetric() {
+		sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+	}
+	return sum
+}
+
+func eventuallyTrue(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return cond()
+}
