@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -38,6 +39,15 @@ type Operations struct {
 	// MonitorPool is the pool the monitor URI and Server.Health watch;
 	// empty means the default pool.
 	MonitorPool string
+
+	// ProxyProtocol requires a PROXY protocol header (v1 or v2) at the
+	// start of every client connection, and takes the client's address
+	// from it; a connection without a valid one is reset (clientaddr.go).
+	ProxyProtocol bool
+
+	// TrustedProxies are the client addresses whose X-Forwarded-Proto is
+	// kept; from any other, it is replaced by Proto (clientaddr.go).
+	TrustedProxies []netip.Prefix
 }
 
 // check validates the Operations fields and fills their defaults.
@@ -67,7 +77,9 @@ type loopOps struct {
 
 // clientOps is a client connection's operations state.
 type clientOps struct {
-	rec reqRecord
+	rec     reqRecord
+	proxied bool // its PROXY protocol header has been read
+	trusted bool // its address is in TrustedProxies
 }
 
 // reqRecord is the request of an exchange as the metrics and the access log

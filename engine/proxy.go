@@ -61,6 +61,12 @@ func (l *loop) serveClientLoop(cl *clientConn) {
 				l.needInput(cl)
 				return
 			}
+			if l.cfg.ProxyProtocol && !cl.ops.proxied { // ops: the PROXY protocol header comes first (clientaddr.go)
+				if !l.readProxyHeader(cl, buf) {
+					return
+				}
+				continue
+			}
 			if cl.phase == cpIdle {
 				cl.setPhase(cpHead)
 				l.wheel.set(&cl.tm, l.now+int64(l.cfg.HeaderTimeout))
@@ -163,7 +169,7 @@ func (l *loop) startExchange(cl *clientConn, buf []byte, n int) {
 	if cl.out == nil {
 		cl.out = outPool.Get()
 	}
-	cl.out.B = appendRequestHead(cl.out.B[:0], r, cl.ip, l.cfg.Proto)
+	cl.out.B = appendRequestHead(cl.out.B[:0], r, cl.ip, l.forwardedProto(cl, r)) // ops: kept from a trusted proxy (clientaddr.go)
 
 	consumed := n
 	cl.reqDone = cl.reqBody.empty()

@@ -322,6 +322,7 @@ func (s *Server) OnOpen(c gnet.Conn) (out []byte, action gnet.Action) {
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		cl.ip = []byte(a.IP.String())
 	}
+	s.clientAccepted(cl, c) // ops: trusted proxy or not (clientaddr.go)
 	l.wheel.set(&cl.tm, l.now+int64(s.cfg.HeaderTimeout))
 	c.SetContext(cl)
 	l.addClient(cl)

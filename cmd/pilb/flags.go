@@ -318,10 +318,13 @@ func (o options) engineConfig(routes *pool.Routes, log *slog.Logger) engine.Conf
 		MaxClientConns:     o.maxConns,
 		HighWater:          o.highWater,
 		Logger:             log,
+		Proto:              o.forwardedProto,
 		Operations: engine.Operations{
-			Metrics:     o.admin != "", // /metrics is on the admin API
-			MonitorURI:  o.monitorURI,
-			MonitorPool: o.monitorPool,
+			Metrics:        o.admin != "", // /metrics is on the admin API
+			MonitorURI:     o.monitorURI,
+			MonitorPool:    o.monitorPool,
+			ProxyProtocol:  o.proxyProtocol,
+			TrustedProxies: o.trustedProxies,
 		},
 	}
 }

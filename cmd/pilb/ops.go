@@ -34,6 +34,9 @@ type opsOptions struct {
 	monitorURI      string
 	monitorPool     string
 	version         bool
+	proxyProtocol   bool
+	trustedProxies  []netip.Prefix
+	forwardedProto  string
 }
 
 // addOpsFlags registers the operations flags on fs.
@@ -51,6 +54,23 @@ func (o *opsOptions) addOpsFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.monitorURI, "monitor-uri", "", "`path` pilb answers itself on -listen for the load balancer in front: 200 while -monitor-pool has an available backend, 503 otherwise or while draining")
 	fs.StringVar(&o.monitorPool, "monitor-pool", "", "`pool` the -monitor-uri and the admin API's /healthz watch (default: the default pool)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	fs.BoolVar(&o.proxyProtocol, "proxy-protocol", false, "require a PROXY protocol header (v1 or v2, as an AWS NLB sends) on every client connection, and take the client address from it")
+	fs.Func("trusted-proxies", "`CIDR,...` of proxies whose X-Forwarded-Proto is kept (an ALB's subnets); from others it is replaced", func(v string) error {
+		for _, s := range strings.Split(v, ",") {
+			s = strings.TrimSpace(s)
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				ip, ierr := netip.ParseAddr(s)
+				if ierr != nil {
+					return fmt.Errorf("%q: want an address or a CIDR such as 10.0.0.0/16", s)
+				}
+				p = netip.PrefixFrom(ip, ip.BitLen())
+			}
+			o.trustedProxies = append(o.trustedProxies, p.Masked())
+		}
+		return nil
+	})
+	fs.StringVar(&o.forwardedProto, "forwarded-proto", "http", "X-Forwarded-Proto PILB sets: `scheme` http, or https when a TLS-terminating balancer that sets no header (an NLB TLS listener) is in front")
 }
 
 // checkOps validates the operations flags.
@@ -62,6 +82,9 @@ func (o *opsOptions) checkOps() error {
 	}
 	if o.accessLog == "" {
 		return errors.New(`-access-log "": want a file path, stdout or off`)
+	}
+	if o.forwardedProto != "http" && o.forwardedProto != "https" {
+		return fmt.Errorf("-forwarded-proto %q: want http or https", o.forwardedProto)
 	}
 	if o.monitorURI != "" && !strings.HasPrefix(o.monitorURI, "/") {
 		return fmt.Errorf("-monitor-uri %q: must start with /, e.g. /-/health", o.monitorURI)

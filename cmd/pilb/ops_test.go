@@ -38,6 +38,9 @@ func TestParseFlagsOpsErrors(t *testing.T) {
 		{[]string{"-demo", "2", "-access-log-format", "clf"}, "want json or common"},
 		{[]string{"-demo", "2", "-access-log", ""}, "-access-log"},
 		{[]string{"-demo", "2", "-monitor-uri", "health"}, "-monitor-uri \"health\": must start with /"},
+		{[]string{"-demo", "2", "-trusted-proxies", "10.0.0.0/8,nonsense"}, `-trusted-proxies: "nonsense": want an address or a CIDR`},
+		{[]string{"-demo", "2", "-trusted-proxies", "10.0.0.0/33"}, "-trusted-proxies"},
+		{[]string{"-demo", "2", "-forwarded-proto", "ftp"}, `-forwarded-proto "ftp": want http or https`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -262,4 +265,23 @@ func eventuallyTrue(d time.Duration, cond func() bool) bool {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return cond()
+}
+
+func TestParseFlagsOpsValid(t *testing.T) {
+	o, err := parseFlags([]string{"-demo", "1", "-proxy-protocol", "-trusted-proxies", "10.0.0.0/16, 10.1.2.3,2001:db8::/32,10.9.9.9/8",
+		"-forwarded-proto", "https", "-monitor-uri", "/-/health", "-access-log", "stdout", "-access-log-format", "common"}, noEnv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range o.trustedProxies {
+		got = append(got, p.String())
+	}
+	if strings.Join(got, " ") != "10.0.0.0/16 10.1.2.3/32 2001:db8::/32 10.0.0.0/8" {
+		t.Fatalf("trusted proxies %v", got)
+	}
+	cfg := o.engineConfig(nil, nil)
+	if !cfg.ProxyProtocol || cfg.Proto != "https" || cfg.MonitorURI != "/-/health" || len(cfg.TrustedProxies) != 4 {
+		t.Fatalf("engine config %+v", cfg.Operations)
+	}
 }
