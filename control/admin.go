@@ -44,6 +44,13 @@ func Listen(addr string, h *Handler, log *slog.Logger) (*Admin, error) {
 	if err != nil {
 		return nil, err
 	}
+	return NewAdmin(ln, h, log), nil
+}
+
+// NewAdmin returns the admin API on a listener the caller opened (one a
+// restarted pilb inherited from its predecessor); the exposure check is
+// the caller's.
+func NewAdmin(ln net.Listener, h *Handler, log *slog.Logger) *Admin {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -63,7 +70,7 @@ func Listen(addr string, h *Handler, log *slog.Logger) (*Admin, error) {
 			MaxHeaderBytes:    adminMaxHeaderBytes,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		},
-	}, nil
+	}
 }
 
 // CheckExposure returns ErrExposed when addr is not a loopback address and

@@ -255,6 +255,9 @@ func (l *loop) drain() {
 		cl := l.clients[i]
 		cl.keepAlive = false
 		if cl.phase == cpIdle && cl.inputLen() == 0 {
+			if l.drainIdle(cl) { // ops: a grace for its next request (listener.go)
+				continue
+			}
 			l.safely(cl, nil, func() { l.closeClient(cl) })
 			if i < len(l.clients) && l.clients[i] != cl {
 				i-- // cl was removed and another moved into its place

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"sync/atomic"
 	"time"
@@ -48,6 +49,17 @@ type Operations struct {
 	// TrustedProxies are the client addresses whose X-Forwarded-Proto is
 	// kept; from any other, it is replaced by Proto (clientaddr.go).
 	TrustedProxies []netip.Prefix
+
+	// Listener, when not nil (a *net.TCPListener), is where PILB accepts
+	// clients itself, handing them to the loops, instead of gnet binding
+	// Addr (set Addr to its address). Its socket can then be shared with
+	// another process for a restart that loses nothing (listener.go).
+	Listener net.Listener
+
+	// DrainIdleGrace is how long, once Shutdown starts, an idle keep-alive
+	// client has to send its next request (answered with Connection:
+	// close) before it is closed; 0 closes idle clients at once.
+	DrainIdleGrace time.Duration
 }
 
 // check validates the Operations fields and fills their defaults.
@@ -58,13 +70,17 @@ func (o *Operations) check() error {
 	if o.MonitorURI != "" && o.MonitorURI[0] != '/' {
 		return fmt.Errorf("%w: monitor URI %q must start with /", ErrConfig, o.MonitorURI)
 	}
-	return nil
+	if o.DrainIdleGrace < 0 {
+		return fmt.Errorf("%w: drain idle grace %v is negative", ErrConfig, o.DrainIdleGrace)
+	}
+	return checkListener(o.Listener)
 }
 
 // serverOps is the server's operations state.
 type serverOps struct {
-	metrics metricsState
-	refused atomic.Int64 // clients closed at accept: at MaxClientConns
+	metrics  metricsState
+	refused  atomic.Int64 // clients closed at accept: at MaxClientConns
+	acceptor acceptor     // listener mode (listener.go)
 }
 
 // loopOps is a loop's operations state, touched by the loop's goroutine

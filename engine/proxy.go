@@ -576,6 +576,9 @@ func (l *loop) nextRequest(cl *clientConn) {
 	cl.setPhase(cpIdle)
 	l.wheel.set(&cl.tm, l.now+int64(l.cfg.IdleTimeout))
 	if l.srv.draining.Load() && cl.inputLen() == 0 {
+		if l.drainIdle(cl) { // ops: a grace for its next request (listener.go)
+			return
+		}
 		l.closeClient(cl)
 		return
 	}

@@ -115,7 +115,10 @@ func (s *Server) Serve() error {
 	defer close(s.stopped)
 	defer s.cancel()
 	defer s.closeDetached()
-	err := gnet.Run(s, "tcp://"+s.addr,
+	gnetAddr, ticker, cleanup := s.gnetAddr() // ops: a private address in listener mode (listener.go)
+	defer cleanup()
+	err := gnet.Run(s, gnetAddr,
+		gnet.WithTicker(ticker), // ops: starts the accept loop in listener mode (listener.go)
 		gnet.WithNumEventLoop(s.cfg.Loops),
 		gnet.WithReusePort(true),
 		// A restart binds even while connections of the previous server
@@ -149,6 +152,7 @@ func (s *Server) Start() error {
 // when no client is left (or ctx ends) the engine stops. It returns ctx's
 // error when the drain was cut short.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.StopAccepting() // ops: listener mode: stop accepting first, lose nothing accepted (listener.go)
 	if !s.draining.CompareAndSwap(false, true) {
 		return ErrShuttingDown
 	}
@@ -187,7 +191,7 @@ func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 	s.log.Info("listening", "addr", s.addr, "loops", s.cfg.Loops)
 	s.logLimits() // ops: the limits in effect (logs.go)
 	close(s.booted)
-	if s.cfg.ConnsPerBackend > 0 {
+	if s.cfg.ConnsPerBackend > 0 && s.cfg.Listener == nil { // ops: in listener mode the accept loop kicks the loops (listener.go)
 		go s.knock()
 	}
 	return gnet.None
@@ -235,7 +239,7 @@ func (s *Server) kickLoops() {
 		be.tm.be = be
 		b.ConnOpened()
 		ctx := gnet.NewNetConnContext(gnet.NewContext(context.Background(), be), nc)
-		ch, err := s.eng.Register(ctx)
+		ch, err := s.register(ctx) // ops: one caller of Engine.Register at a time (listener.go)
 		if err != nil {
 			_ = nc.Close()
 			b.ConnClosed()

@@ -325,6 +325,7 @@ func (o options) engineConfig(routes *pool.Routes, log *slog.Logger) engine.Conf
 			MonitorPool:    o.monitorPool,
 			ProxyProtocol:  o.proxyProtocol,
 			TrustedProxies: o.trustedProxies,
+			DrainIdleGrace: o.drainIdleGrace,
 		},
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"runtime"
@@ -36,7 +37,11 @@ import (
 const adminStopTimeout = 2 * time.Second
 
 func main() {
-	opts, err := parseFlags(os.Args[1:], os.Getenv, os.Stderr)
+	var opts options
+	args, err := withFlagsFile(os.Args[1:]) // ops: flags from -flags-file first (ops.go)
+	if err == nil {
+		opts, err = parseFlags(args, os.Getenv, os.Stderr)
+	}
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
 	}
@@ -55,10 +60,18 @@ func main() {
 }
 
 // run serves until SIGINT or SIGTERM, then drains for at most
-// -drain-timeout; a second signal stops at once.
+// -drain-timeout; a second signal stops at once. SIGUSR2 starts a
+// successor and, once it serves, drains the same way (upgrade.go).
 func run(o options) error {
 	log := newLogger(o.logFormat, o.logLevel, os.Stderr)
 	log.Info("starting", "version", versionLine())
+	// Before anything is served: SIGUSR2's default action is to exit.
+	usr2 := make(chan os.Signal, 1)
+	signal.Notify(usr2, syscall.SIGUSR2)
+	in, err := inherit()
+	if err != nil {
+		return err
+	}
 
 	// Each gnet loop waits in epoll_wait, a blocking syscall that keeps its
 	// P (scheduler slot) until sysmon takes it back, after 20 µs to 10 ms.
@@ -86,6 +99,9 @@ func run(o options) error {
 	}
 	if err := reg.Replace("-backends", control.SourceFlag, o.backends); err != nil {
 		return fmt.Errorf("-backends: %v", err)
+	}
+	if in != nil {
+		in.registerInherited(reg, log)
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -119,26 +135,37 @@ func run(o options) error {
 	if alog != nil {
 		cfg.AccessLog = alog.AccessLog
 	}
+	// pilb accepts on a socket of its own (inherited from the pilb it
+	// replaces, when it does), so that it can hand it to its successor.
+	var inheritedListen, inheritedAdmin net.Listener
+	if in != nil {
+		inheritedListen, inheritedAdmin = in.listen, in.admin
+	}
+	ln, err := listenOn("listen", o.listen, inheritedListen)
+	if err != nil {
+		return err
+	}
+	cfg.Listener, cfg.Addr = ln, ln.Addr().String()
 	srv, err := engine.New(cfg)
 	if err != nil {
 		return err
 	}
+	var admin *control.Admin
+	var adminLn net.Listener
 	if o.admin != "" {
 		h := &control.Handler{Registry: reg, Token: o.adminToken, Health: srv.Health, Metrics: metricsHandler(srv, log)}
-		admin, err := control.Listen(o.admin, h, log)
-		if err != nil {
-			return fmt.Errorf("-admin %s: %v", o.admin, err)
+		if adminLn, err = listenOn("admin", o.admin, inheritedAdmin); err != nil {
+			return err
 		}
+		admin = control.NewAdmin(adminLn, h, log)
 		go func() {
 			if err := admin.Serve(); err != nil {
 				log.Error("admin API stopped", "err", err)
 			}
 		}()
-		defer func() {
-			actx, acancel := context.WithTimeout(context.Background(), adminStopTimeout)
-			defer acancel()
-			_ = admin.Shutdown(actx)
-		}()
+		defer stopAdmin(admin)
+	} else if inheritedAdmin != nil {
+		_ = inheritedAdmin.Close()
 	}
 	if o.healthInterval > 0 {
 		checker := &pool.Checker{
@@ -159,12 +186,37 @@ func run(o options) error {
 	go reload(ctx, hups, watcher, reg, log, func() { alog.reopen(log) })
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve() }()
+	select {
+	case err := <-served:
+		return err
+	case <-srv.Accepting():
+	}
+	if err := writePIDFile(o.pidFile); err != nil {
+		log.Error("-pid-file: cannot write it", "path", o.pidFile, "err", err)
+	}
+	defer removePIDFile(o.pidFile)
+	if in != nil {
+		if err := in.signalReady(); err != nil {
+			log.Warn("upgrade: the previous pilb did not hear that this one is ready", "err", err)
+		}
+		log.Info("upgrade: serving in place of the previous pilb", "addr", srv.Addr())
+	}
+	handedOver := make(chan int, 1)
+	go upgradeOnSignal(usr2, newUpgrader(ln, adminLn, reg, log), handedOver, log)
 
 	select {
 	case err := <-served:
 		return err
 	case sig := <-sigs:
 		log.Info("signal received, draining", "signal", sig.String(), "timeout", o.drainTimeout)
+	case pid := <-handedOver:
+		// Stop accepting at once: the successor accepts from the same
+		// queue. The admin API's socket goes to it too.
+		srv.StopAccepting()
+		if admin != nil {
+			go stopAdmin(admin)
+		}
+		log.Info("upgrade: the successor serves; draining", "successor", pid, "timeout", o.drainTimeout)
 	}
 	drainCtx, drainCancel := context.WithTimeout(context.Background(), o.drainTimeout)
 	defer drainCancel()
@@ -177,6 +229,29 @@ func run(o options) error {
 		log.Warn("drain cut short; connections still open were closed", "err", err)
 	}
 	return nil
+}
+
+// upgradeOnSignal starts a successor on each SIGUSR2 until one is ready,
+// whose pid it sends on handedOver. A failed upgrade is logged; this pilb
+// goes on serving.
+func upgradeOnSignal(usr2 <-chan os.Signal, u *upgrader, handedOver chan<- int, log *slog.Logger) {
+	for range usr2 {
+		log.Info("SIGUSR2: starting a successor", "binary", u.exe)
+		pid, err := u.upgrade()
+		if err != nil {
+			log.Error("upgrade failed; still serving", "err", err)
+			continue
+		}
+		handedOver <- pid
+		return
+	}
+}
+
+// stopAdmin stops the admin API, letting requests in progress finish.
+func stopAdmin(admin *control.Admin) {
+	ctx, cancel := context.WithTimeout(context.Background(), adminStopTimeout)
+	defer cancel()
+	_ = admin.Shutdown(ctx)
 }
 
 // reload answers SIGHUP: it re-resolves every DNS name at once (rather than

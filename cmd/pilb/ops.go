@@ -37,6 +37,9 @@ type opsOptions struct {
 	proxyProtocol   bool
 	trustedProxies  []netip.Prefix
 	forwardedProto  string
+	pidFile         string
+	flagsFile       string // read by withFlagsFile before the flags are parsed
+	drainIdleGrace  time.Duration
 }
 
 // addOpsFlags registers the operations flags on fs.
@@ -70,6 +73,9 @@ func (o *opsOptions) addOpsFlags(fs *flag.FlagSet) {
 		}
 		return nil
 	})
+	fs.StringVar(&o.pidFile, "pid-file", "", "write the process id to this `path` once serving (for systemd's PIDFile=, which follows a restart by SIGUSR2)")
+	fs.StringVar(&o.flagsFile, "flags-file", "", "read flags from this `path` first, one per line (# comments); read again by the successor a SIGUSR2 starts, so that new flags take effect")
+	fs.DurationVar(&o.drainIdleGrace, "drain-idle-grace", time.Second, "while draining, `time` an idle keep-alive client has to send its next request (answered with Connection: close) before it is closed")
 	fs.StringVar(&o.forwardedProto, "forwarded-proto", "http", "X-Forwarded-Proto PILB sets: `scheme` http, or https when a TLS-terminating balancer that sets no header (an NLB TLS listener) is in front")
 }
 
@@ -82,6 +88,9 @@ func (o *opsOptions) checkOps() error {
 	}
 	if o.accessLog == "" {
 		return errors.New(`-access-log "": want a file path, stdout or off`)
+	}
+	if o.drainIdleGrace < 0 {
+		return fmt.Errorf("-drain-idle-grace %v: must not be negative (0 closes idle clients at once)", o.drainIdleGrace)
 	}
 	if o.forwardedProto != "http" && o.forwardedProto != "https" {
 		return fmt.Errorf("-forwarded-proto %q: want http or https", o.forwardedProto)
@@ -312,4 +321,70 @@ func displayPool(name string) string {
 		return "default"
 	}
 	return name
+}
+
+// maxFlagsFile bounds a -flags-file: flags, not data.
+const maxFlagsFile = 1 << 20
+
+// withFlagsFile returns args with the flags of the -flags-file they name
+// put before them, so that the command line wins for single-valued flags
+// (repeatable ones add up). In the file, each line is one flag, "-name
+// value", "-name=value" or "-name"; blank lines and lines starting with #
+// are skipped; the value is the rest of the line, spaces included ("" is
+// the empty value: -admin "").
+func withFlagsFile(args []string) ([]string, error) {
+	path := ""
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" || !strings.HasPrefix(a, "-") {
+			break
+		}
+		name := strings.TrimLeft(a, "-")
+		if name == "flags-file" && i+1 < len(args) {
+			path = args[i+1]
+			i++
+		} else if v, ok := strings.CutPrefix(name, "flags-file="); ok {
+			path = v
+		}
+	}
+	if path == "" {
+		return args, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("-flags-file: %v", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxFlagsFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("-flags-file %s: %v", path, err)
+	}
+	if len(b) > maxFlagsFile {
+		return nil, fmt.Errorf("-flags-file %s: larger than %d bytes", path, maxFlagsFile)
+	}
+	var out []string
+	for n, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if !strings.HasPrefix(line, "-") {
+			return nil, fmt.Errorf("-flags-file %s:%d: %q: a flag starts with -", path, n+1, line)
+		}
+		name, value, hasValue := strings.Cut(line, " ")
+		name = strings.TrimRight(name, "\t")
+		if k, _, _ := strings.Cut(strings.TrimLeft(name, "-"), "="); k == "flags-file" {
+			return nil, fmt.Errorf("-flags-file %s:%d: a flags file cannot name another", path, n+1)
+		}
+		if hasValue {
+			// One token: a boolean flag takes "-name=false", not "-name false".
+			value = strings.TrimSpace(value)
+			if value == `""` || value == "''" {
+				value = "" // -admin "": off
+			}
+			name += "=" + value
+		}
+		out = append(out, name)
+	}
+	return append(out, args...), nil
 }

@@ -285,3 +285,32 @@ func TestParseFlagsOpsValid(t *testing.T) {
 		t.Fatalf("engine config %+v", cfg.Operations)
 	}
 }
+
+func TestWithFlagsFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pilb.flags")
+	os.WriteFile(path, []byte("# comment\n\n-listen :80\n-backends api=10.0.0.1:80, 10.0.0.2:80\n-proxy-protocol\n-admin \"\"\n  -log-format=json  \n"), 0o644)
+	got, err := withFlagsFile([]string{"-flags-file", path, "-loops", "2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "-listen=:80|-backends=api=10.0.0.1:80, 10.0.0.2:80|-proxy-protocol|-admin=|-log-format=json|-flags-file|" + path + "|-loops|2"
+	if strings.Join(got, "|") != want {
+		t.Fatalf("args %q\nwant  %q", strings.Join(got, "|"), want)
+	}
+	o, err := parseFlags(got, noEnv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.listen != ":80" || !o.proxyProtocol || o.admin != "" || o.logFormat != "json" || o.loops != 2 || len(o.backends) != 2 {
+		t.Fatalf("options %+v", o)
+	}
+	for _, bad := range []string{"listen :80\n", "-flags-file other\n"} {
+		os.WriteFile(path, []byte(bad), 0o644)
+		if _, err := withFlagsFile([]string{"-flags-file=" + path}); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+	if _, err := withFlagsFile([]string{"-flags-file", path + ".missing"}); err == nil || !strings.Contains(err.Error(), "-flags-file") {
+		t.Errorf("missing file: %v", err)
+	}
+}
