@@ -46,8 +46,11 @@ var (
 	chaosConns = flag.Int("chaos.conns", 0, "client connections of the chaos test (0: a short run)")
 	chaosSeed  = flag.Uint64("chaos.seed", 0, "seed of the chaos test (0: time-based, printed)")
 	// chaosOps (or PILB_CHAOS_OPS=1, which reaches the isolated child)
-	// turns the metrics and the access log on, to show them harmless.
-	chaosOps = flag.Bool("chaos.ops", false, "run the chaos test with metrics and the access log on")
+	// turns the metrics and the access log on, to show them harmless;
+	// chaosListener (PILB_CHAOS_LISTENER=1) accepts as cmd/pilb does, on
+	// a listener of PILB's own (listener.go).
+	chaosOps      = flag.Bool("chaos.ops", false, "run the chaos test with metrics and the access log on")
+	chaosListener = flag.Bool("chaos.listener", false, "run the chaos test with PILB's own accept loop")
 )
 
 // Timeouts of the proxy under chaos, and how far plans overshoot them;
@@ -814,7 +817,13 @@ func chaosScenario(t *testing.T) {
 		t.Cleanup(func() { cfg.AccessLog.Close() })
 		t.Logf("chaos: metrics and access log on")
 	}
-	s := startProxy(t, cfg)
+	var s *Server
+	if *chaosListener || os.Getenv("PILB_CHAOS_LISTENER") != "" {
+		t.Logf("chaos: PILB's own accept loop")
+		s = startOnListener(t, cfg, listenTCP(t))
+	} else {
+		s = startProxy(t, cfg)
+	}
 	t.Logf("chaos: high water %d, %d pre-dialed per backend", cfg.HighWater, cfg.ConnsPerBackend)
 
 	res := &chaosResult{}
