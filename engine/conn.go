@@ -173,7 +173,7 @@ func bind(cl *clientConn, be *backendConn) {
 func unbind(cl *clientConn, be *backendConn) {
 	cl.be = nil
 	be.cl = nil
-	be.b.Release()
+	releaseSlot(be) // ops: b.Release, and a queued request may take the slot (queue.go)
 }
 
 // idempotent reports whether method is idempotent (RFC 9110 §9.2.2), so

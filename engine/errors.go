@@ -59,6 +59,15 @@ var (
 	// header; the connection is closed without an answer.
 	ErrProxyHeader = errors.New("engine: missing or malformed PROXY protocol header")
 
+	// ErrQueueFull is returned (and answered 503) when every available
+	// backend of a request's pool is at its cap and Config.MaxQueue
+	// requests already wait for one.
+	ErrQueueFull = errors.New("engine: backends at their cap and the queue full")
+
+	// ErrQueueTimeout is returned (and answered 503) when a request waited
+	// Config.QueueTimeout for a backend slot without getting one.
+	ErrQueueTimeout = errors.New("engine: no backend slot within the queue timeout")
+
 	// ErrShuttingDown is returned by Serve after Shutdown, and by Shutdown
 	// when called twice.
 	ErrShuttingDown = errors.New("engine: shutting down")

@@ -161,6 +161,10 @@ func (l *loop) expire(t *timer) {
 // clientTimeout enforces the header, idle, body, tunnel and linger
 // deadlines.
 func (l *loop) clientTimeout(cl *clientConn) {
+	if cl.ops.queued { // ops: the queue's deadline (queue.go)
+		l.queueExpired(cl)
+		return
+	}
 	switch cl.phase {
 	case cpIdle:
 		l.closeClient(cl) // a keep-alive client that went quiet

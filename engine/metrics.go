@@ -125,6 +125,10 @@ type poolCounters struct {
 	durCount  uint64
 	durSum    int64                       // nanoseconds
 	durBucket [len(durationBounds)]uint64 // not cumulative; the last bound's overflow is durCount less their sum
+
+	queued        uint64 // requests that waited in the pool's queue
+	queueFull     uint64 // requests refused: the queue was full
+	queueTimeouts uint64 // requests that waited QueueTimeout in vain
 }
 
 func (pc *poolCounters) observe(d time.Duration) {
@@ -148,6 +152,9 @@ func (pc *poolCounters) add(o *poolCounters) {
 	for i := range pc.durBucket {
 		pc.durBucket[i] += o.durBucket[i]
 	}
+	pc.queued += o.queued
+	pc.queueFull += o.queueFull
+	pc.queueTimeouts += o.queueTimeouts
 }
 
 // backendCounters are one loop's counters of one backend.
@@ -423,13 +430,21 @@ var (
 		"Access log lines written.", nil, nil)
 	descLogDropped = prometheus.NewDesc("pilb_access_log_dropped_total",
 		"Access log lines dropped because the writer was behind and a loop's buffer was full.", nil, nil)
+	descQueued = prometheus.NewDesc("pilb_queue_requests_total",
+		"Requests that waited in their pool's queue for a backend slot (-max-conns-per-backend).", []string{"pool"}, nil)
+	descQueueFull = prometheus.NewDesc("pilb_queue_full_total",
+		"Requests answered 503 because their pool's queue was full (-max-queue).", []string{"pool"}, nil)
+	descQueueTimeouts = prometheus.NewDesc("pilb_queue_timeouts_total",
+		"Requests answered 503 after waiting -queue-timeout for a backend slot.", []string{"pool"}, nil)
+	descQueueWaiting = prometheus.NewDesc("pilb_queue_waiting_requests",
+		"Requests waiting in their pool's queue now.", []string{"pool"}, nil)
 )
 
 var allDescs = []*prometheus.Desc{
 	descRequests, descDuration, descInFlight, descRetries, descClients, descClientsMax, descRefused,
 	descBytesIn, descBytesOut, descBackendConns, descBackendIdle, descBackendInFlight, descBackendState,
 	descBackendFull, descEjections, descRejections, descPauses, descPanics, descSuppressed,
-	descLogLines, descLogDropped,
+	descLogLines, descLogDropped, descQueued, descQueueFull, descQueueTimeouts, descQueueWaiting,
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
@@ -513,6 +528,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 		counter(descRetries, float64(pc.retries), name)
+		if name != noLabel {
+			counter(descQueued, float64(pc.queued), name)
+			counter(descQueueFull, float64(pc.queueFull), name)
+			counter(descQueueTimeouts, float64(pc.queueTimeouts), name)
+		}
 		buckets := make(map[float64]uint64, len(durationBounds))
 		var cum uint64
 		for i, ub := range durationBounds {
@@ -520,6 +540,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			buckets[time.Duration(ub).Seconds()] = cum
 		}
 		ch <- prometheus.MustNewConstHistogram(descDuration, pc.durCount, time.Duration(pc.durSum).Seconds(), buckets, name)
+	}
+	for _, p := range s.cfg.Routes.Load().Pools() {
+		gauge(descQueueWaiting, float64(s.queueLen(p.Name())), p.Name())
 	}
 	gauge(descInFlight, float64(total.inFlight))
 	gauge(descClients, float64(s.clients.Load()))

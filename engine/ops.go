@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -60,7 +61,20 @@ type Operations struct {
 	// client has to send its next request (answered with Connection:
 	// close) before it is closed; 0 closes idle clients at once.
 	DrainIdleGrace time.Duration
+
+	// QueueTimeout, when positive, makes a request wait, in arrival order,
+	// for a slot when every available backend of its pool is at its cap
+	// (pool.Backend.MaxConns), at most this long (then 503); 0 answers 503
+	// at once (queue.go).
+	QueueTimeout time.Duration
+	// MaxQueue bounds the requests waiting per pool; past it, 503 at once.
+	// 0 means DefaultMaxQueue.
+	MaxQueue int
 }
+
+// DefaultMaxQueue is MaxQueue's default: a thousand clients waiting on one
+// pool is already a backlog of seconds at most backends' rates.
+const DefaultMaxQueue = 1024
 
 // check validates the Operations fields and fills their defaults.
 func (o *Operations) check() error {
@@ -73,6 +87,12 @@ func (o *Operations) check() error {
 	if o.DrainIdleGrace < 0 {
 		return fmt.Errorf("%w: drain idle grace %v is negative", ErrConfig, o.DrainIdleGrace)
 	}
+	if o.QueueTimeout < 0 || o.MaxQueue < 0 {
+		return fmt.Errorf("%w: queue timeout %v or max queue %d is negative", ErrConfig, o.QueueTimeout, o.MaxQueue)
+	}
+	if o.MaxQueue == 0 {
+		o.MaxQueue = DefaultMaxQueue
+	}
 	return checkListener(o.Listener)
 }
 
@@ -81,6 +101,7 @@ type serverOps struct {
 	metrics  metricsState
 	refused  atomic.Int64 // clients closed at accept: at MaxClientConns
 	acceptor acceptor     // listener mode (listener.go)
+	queues   sync.Map     // pool name -> *poolQueue (queue.go)
 }
 
 // loopOps is a loop's operations state, touched by the loop's goroutine
@@ -94,8 +115,10 @@ type loopOps struct {
 // clientOps is a client connection's operations state.
 type clientOps struct {
 	rec     reqRecord
-	proxied bool // its PROXY protocol header has been read
-	trusted bool // its address is in TrustedProxies
+	proxied bool   // its PROXY protocol header has been read
+	trusted bool   // its address is in TrustedProxies
+	queued  bool   // its request waits in its pool's queue (queue.go)
+	qw      waiter // its place in that queue
 }
 
 // reqRecord is the request of an exchange as the metrics and the access log

@@ -89,6 +89,10 @@ func (l *loop) serveClientLoop(cl *clientConn) {
 			l.startExchange(cl, buf, n)
 
 		case cpExchange:
+			if cl.ops.queued { // ops: its request waits for a backend slot (queue.go)
+				l.queuedInput(cl)
+				return
+			}
 			if cl.reqDone {
 				// Pipelined requests wait in the input until the response
 				// ends; past the high-water mark the client is not read.
@@ -213,8 +217,11 @@ func (cl *clientConn) releaseOut() {
 // backendGone and dialFailed, which retry or answer the client.
 func (l *loop) dispatch(cl *clientConn, req []byte) {
 	cl.tries++
-	b := cl.pool.Pick(l.now)
-	if b == nil || !b.Acquire() {
+	b, handled := l.pickOrQueue(cl) // ops: Pick and Acquire, or wait in the pool's queue (queue.go)
+	if handled {
+		return
+	}
+	if b == nil {
 		if cl.tries > 1 {
 			// The backends tried failed and are backed off now: the
 			// cause the client should hear of is theirs.

@@ -71,6 +71,7 @@ func (l *loop) countOut(cl *clientConn, n int) {
 // endRequest closes cl's record, if open: counts it, and hands it to the
 // access log.
 func (l *loop) endRequest(cl *clientConn) {
+	l.leaveQueue(cl)
 	rec := &cl.ops.rec
 	if !rec.open {
 		return

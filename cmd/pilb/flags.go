@@ -326,6 +326,8 @@ func (o options) engineConfig(routes *pool.Routes, log *slog.Logger) engine.Conf
 			ProxyProtocol:  o.proxyProtocol,
 			TrustedProxies: o.trustedProxies,
 			DrainIdleGrace: o.drainIdleGrace,
+			QueueTimeout:   o.queueTimeoutIfCapped(),
+			MaxQueue:       o.maxQueue,
 		},
 	}
 }

@@ -40,6 +40,8 @@ type opsOptions struct {
 	pidFile         string
 	flagsFile       string // read by withFlagsFile before the flags are parsed
 	drainIdleGrace  time.Duration
+	queueTimeout    time.Duration
+	maxQueue        int
 }
 
 // addOpsFlags registers the operations flags on fs.
@@ -76,6 +78,8 @@ func (o *opsOptions) addOpsFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.pidFile, "pid-file", "", "write the process id to this `path` once serving (for systemd's PIDFile=, which follows a restart by SIGUSR2)")
 	fs.StringVar(&o.flagsFile, "flags-file", "", "read flags from this `path` first, one per line (# comments); read again by the successor a SIGUSR2 starts, so that new flags take effect")
 	fs.DurationVar(&o.drainIdleGrace, "drain-idle-grace", time.Second, "while draining, `time` an idle keep-alive client has to send its next request (answered with Connection: close) before it is closed")
+	fs.DurationVar(&o.queueTimeout, "queue-timeout", 5*time.Second, "with -max-conns-per-backend, the longest `time` a request waits, in arrival order, for a backend slot (then 503); 0 answers 503 at once")
+	fs.IntVar(&o.maxQueue, "max-queue", engine.DefaultMaxQueue, "most `requests` waiting per pool for a backend slot; past it, 503 at once")
 	fs.StringVar(&o.forwardedProto, "forwarded-proto", "http", "X-Forwarded-Proto PILB sets: `scheme` http, or https when a TLS-terminating balancer that sets no header (an NLB TLS listener) is in front")
 }
 
@@ -88,6 +92,12 @@ func (o *opsOptions) checkOps() error {
 	}
 	if o.accessLog == "" {
 		return errors.New(`-access-log "": want a file path, stdout or off`)
+	}
+	if o.queueTimeout < 0 {
+		return fmt.Errorf("-queue-timeout %v: must not be negative (0 answers 503 at once)", o.queueTimeout)
+	}
+	if o.maxQueue < 1 {
+		return fmt.Errorf("-max-queue %d: want 1 or more", o.maxQueue)
 	}
 	if o.drainIdleGrace < 0 {
 		return fmt.Errorf("-drain-idle-grace %v: must not be negative (0 closes idle clients at once)", o.drainIdleGrace)
@@ -387,4 +397,13 @@ func withFlagsFile(args []string) ([]string, error) {
 		out = append(out, name)
 	}
 	return append(out, args...), nil
+}
+
+// queueTimeoutIfCapped is -queue-timeout when backends have a cap: without
+// one no request ever waits, and the hot path skips the queue entirely.
+func (o *options) queueTimeoutIfCapped() time.Duration {
+	if o.maxConnsPerBackend <= 0 {
+		return 0
+	}
+	return o.queueTimeout
 }

@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -41,6 +43,10 @@ func TestParseFlagsOpsErrors(t *testing.T) {
 		{[]string{"-demo", "2", "-trusted-proxies", "10.0.0.0/8,nonsense"}, `-trusted-proxies: "nonsense": want an address or a CIDR`},
 		{[]string{"-demo", "2", "-trusted-proxies", "10.0.0.0/33"}, "-trusted-proxies"},
 		{[]string{"-demo", "2", "-forwarded-proto", "ftp"}, `-forwarded-proto "ftp": want http or https`},
+		{[]string{"-demo", "2", "-queue-timeout", "-1s"}, "-queue-timeout -1s: must not be negative"},
+		{[]string{"-demo", "2", "-max-queue", "0"}, "-max-queue 0: want 1 or more"},
+		{[]string{"-demo", "2", "-drain-idle-grace", "-1s"}, "-drain-idle-grace -1s"},
+		{[]string{"-demo", "2", "-drain-idle-grace", "3"}, "use a unit, e.g. 3s"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -312,5 +318,47 @@ func TestWithFlagsFile(t *testing.T) {
 	}
 	if _, err := withFlagsFile([]string{"-flags-file", path + ".missing"}); err == nil || !strings.Contains(err.Error(), "-flags-file") {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// TestBinaryQueue: with backends capped at one request each, 16 clients at
+// once are all served: they wait for a slot rather than get 503.
+func TestBinaryQueue(t *testing.T) {
+	bin := buildBinary(t)
+	addr, adminAddr := freeAddr(t), freeAddr(t)
+	startProc(t, bin, nil, "-demo", "2", "-listen", addr, "-admin", adminAddr, "-loops", "2",
+		"-max-conns-per-backend", "1", "-queue-timeout", "20s")
+	waitListening(t, addr)
+	var wg sync.WaitGroup
+	var ok, failed atomic.Int64
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Timeout: 30 * time.Second}
+			defer client.CloseIdleConnections()
+			for range 25 {
+				resp, err := client.Get("http://" + addr + "/")
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					ok.Add(1)
+				} else {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if failed.Load() != 0 {
+		t.Fatalf("%d ok, %d failed", ok.Load(), failed.Load())
+	}
+	mfs := scrapeMetrics(t, "http://"+adminAddr+"/metrics")
+	if n := sumFamily(mfs["pilb_queue_requests_total"]); n == 0 {
+		t.Errorf("no request queued: the test did not reach the cap")
 	}
 }
