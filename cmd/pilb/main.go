@@ -195,6 +195,7 @@ func run(o options) error {
 		log.Error("-pid-file: cannot write it", "path", o.pidFile, "err", err)
 	}
 	defer removePIDFile(o.pidFile)
+	sdNotify(readyState())
 	if in != nil {
 		if err := in.signalReady(); err != nil {
 			log.Warn("upgrade: the previous pilb did not hear that this one is ready", "err", err)
@@ -208,6 +209,7 @@ func run(o options) error {
 	case err := <-served:
 		return err
 	case sig := <-sigs:
+		sdNotify("STOPPING=1")
 		log.Info("signal received, draining", "signal", sig.String(), "timeout", o.drainTimeout)
 	case pid := <-handedOver:
 		// Stop accepting at once: the successor accepts from the same

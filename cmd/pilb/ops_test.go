@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -360,5 +362,53 @@ func TestBinaryQueue(t *testing.T) {
 	mfs := scrapeMetrics(t, "http://"+adminAddr+"/metrics")
 	if n := sumFamily(mfs["pilb_queue_requests_total"]); n == 0 {
 		t.Errorf("no request queued: the test did not reach the cap")
+	}
+}
+
+// TestDeployFlagsFile: the flags file shipped in deploy/ parses.
+func TestDeployFlagsFile(t *testing.T) {
+	args, err := withFlagsFile([]string{"-flags-file", "../../deploy/pilb.flags"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := parseFlags(args, noEnv, io.Discard)
+	if err != nil {
+		t.Fatalf("deploy/pilb.flags: %v", err)
+	}
+	if o.listen != ":80" || o.monitorURI != "/-/health" || o.accessLog != "/var/log/pilb/access.log" {
+		t.Fatalf("options %+v", o.opsOptions)
+	}
+}
+
+// TestSDNotify: under systemd (NOTIFY_SOCKET), pilb says READY=1 and its
+// pid once it serves, and STOPPING=1 when SIGTERM drains it.
+func TestSDNotify(t *testing.T) {
+	bin := buildBinary(t)
+	sock := filepath.Join(t.TempDir(), "notify.sock")
+	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	addr := freeAddr(t)
+	p := startProc(t, bin, []string{"NOTIFY_SOCKET=" + sock}, "-demo", "1", "-listen", addr, "-admin", "")
+	buf := make([]byte, 512)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, err := c.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "READY=1\nMAINPID=" + fmt.Sprint(p.cmd.Process.Pid); string(buf[:n]) != want {
+		t.Fatalf("got %q, want %q", buf[:n], want)
+	}
+	if conn, err := net.Dial("tcp", addr); err != nil {
+		t.Fatalf("READY before it accepts: %v", err)
+	} else {
+		conn.Close()
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	n, err = c.Read(buf)
+	if err != nil || string(buf[:n]) != "STOPPING=1" {
+		t.Fatalf("got %q, %v", buf[:n], err)
 	}
 }

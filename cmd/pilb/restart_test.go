@@ -66,6 +66,7 @@ func TestBinaryRestartUnderLoad(t *testing.T) {
 		}
 	}
 	writeFlags("/-/v1")
+	notes := notifySocket(t, filepath.Join(dir, "notify.sock"))
 	old := startDetachable(t, bin, filepath.Join(dir, "pilb.log"), "-flags-file", flagsFile)
 	waitListening(t, addr)
 	oldPID := old.cmd.Process.Pid
@@ -108,6 +109,14 @@ func TestBinaryRestartUnderLoad(t *testing.T) {
 		t.Fatalf("pid file holds %d after the restart (old %d)", newPID, oldPID)
 	}
 	t.Cleanup(func() { stopPID(t, newPID) })
+	// systemd (Type=notify, NotifyAccess=all) hears each say it is the
+	// main process once it serves.
+	for _, pid := range []int{oldPID, newPID} {
+		want := "READY=1\nMAINPID=" + strconv.Itoa(pid)
+		if !eventuallyTrue(5*time.Second, func() bool { return strings.Contains(notes(), want) }) {
+			t.Errorf("no %q among the notifications:\n%s", want, notes())
+		}
+	}
 	if ino := inode(t, fmt.Sprintf("/proc/%d/exe", newPID)); ino != newIno {
 		t.Errorf("successor runs inode %d, want the new binary's %d", ino, newIno)
 	}
@@ -153,6 +162,38 @@ type detachable struct {
 	cmd  *exec.Cmd
 	log  string
 	done chan error
+}
+
+// notifySocket plays systemd's notification socket: it sets NOTIFY_SOCKET
+// for the processes the test starts and returns what they sent so far.
+func notifySocket(t *testing.T, path string) func() string {
+	t.Helper()
+	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	t.Setenv("NOTIFY_SOCKET", path)
+	var mu sync.Mutex
+	var got strings.Builder
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			got.Write(buf[:n])
+			got.WriteString("\n--\n")
+			mu.Unlock()
+		}
+	}()
+	return func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return got.String()
+	}
 }
 
 func startDetachable(t *testing.T, bin, logPath string, args ...string) *detachable {
