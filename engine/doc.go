@@ -97,7 +97,10 @@
 //     linger, tunnel) live in a hashed timing wheel per loop (timer.go): a
 //     tick touches only what is due, whatever the number of connections.
 //   - One listener cannot be stopped without stopping the engine: see
-//     Server.Shutdown for the drain.
+//     Server.Shutdown for the drain. With Config.Listener (what cmd/pilb
+//     runs), PILB accepts on a socket of its own and hands connections to
+//     the loops (Enroll): stopping is closing it, and the socket can pass
+//     to another process for a restart that loses nothing (listener.go).
 //
 // # Bounded memory
 //
@@ -116,6 +119,17 @@
 // response that cannot be completed (the backend died, a malformed chunk)
 // ends the client connection with a reset once what it is owed has left,
 // so a truncated response never looks complete.
+//
+// # Operations
+//
+// Config.Operations, and the files ops.go (the state), record.go (a
+// request's record from head to end), metrics.go (per-loop counters, a
+// Prometheus collector summing them at scrape time), accesslog.go (a ring
+// per loop drained by a writer goroutine), logs.go (rate-limited warn
+// lines), monitor.go (the monitor URI, Server.Health), clientaddr.go (the
+// PROXY protocol, trusted X-Forwarded-Proto), listener.go (the accept
+// loop) and queue.go (the per-pool queue at a backend's cap), reach the
+// engine's own files through small hooks marked "ops:".
 //
 // # Timeouts and drain
 //

@@ -141,11 +141,17 @@ func run(o options) error {
 	if in != nil {
 		inheritedListen, inheritedAdmin = in.listen, in.admin
 	}
-	ln, err := listenOn("listen", o.listen, inheritedListen)
-	if err != nil {
-		return err
+	var ln net.Listener
+	if o.reusePort {
+		if inheritedListen != nil {
+			_ = inheritedListen.Close()
+		}
+	} else {
+		if ln, err = listenOn("listen", o.listen, inheritedListen); err != nil {
+			return err
+		}
+		cfg.Listener, cfg.Addr = ln, ln.Addr().String()
 	}
-	cfg.Listener, cfg.Addr = ln, ln.Addr().String()
 	srv, err := engine.New(cfg)
 	if err != nil {
 		return err

@@ -42,6 +42,7 @@ type opsOptions struct {
 	drainIdleGrace  time.Duration
 	queueTimeout    time.Duration
 	maxQueue        int
+	reusePort       bool
 }
 
 // addOpsFlags registers the operations flags on fs.
@@ -78,6 +79,7 @@ func (o *opsOptions) addOpsFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.pidFile, "pid-file", "", "write the process id to this `path` once serving (for systemd's PIDFile=, which follows a restart by SIGUSR2)")
 	fs.StringVar(&o.flagsFile, "flags-file", "", "read flags from this `path` first, one per line (# comments); read again by the successor a SIGUSR2 starts, so that new flags take effect")
 	fs.DurationVar(&o.drainIdleGrace, "drain-idle-grace", time.Second, "while draining, `time` an idle keep-alive client has to send its next request (answered with Connection: close) before it is closed")
+	fs.BoolVar(&o.reusePort, "reuseport", false, "accept with gnet's own SO_REUSEPORT listener per loop rather than pilb's accept loop: new connections cost less CPU (see the README), but a SIGUSR2 restart is refused")
 	fs.DurationVar(&o.queueTimeout, "queue-timeout", 5*time.Second, "with -max-conns-per-backend, the longest `time` a request waits, in arrival order, for a backend slot (then 503); 0 answers 503 at once")
 	fs.IntVar(&o.maxQueue, "max-queue", engine.DefaultMaxQueue, "most `requests` waiting per pool for a backend slot; past it, 503 at once")
 	fs.StringVar(&o.forwardedProto, "forwarded-proto", "http", "X-Forwarded-Proto PILB sets: `scheme` http, or https when a TLS-terminating balancer that sets no header (an NLB TLS listener) is in front")

@@ -234,6 +234,9 @@ func newUpgrader(listen, admin net.Listener, reg *control.Registry, log *slog.Lo
 // upgrade starts a successor and waits for its "ready"; it returns the
 // successor's pid, or why it failed (the successor is then gone).
 func (u *upgrader) upgrade() (int, error) {
+	if u.listen == nil {
+		return 0, errors.New("-reuseport: gnet holds the listening sockets, which cannot be handed over; run without -reuseport to restart without losing requests")
+	}
 	if !u.busy.CompareAndSwap(false, true) {
 		return 0, errors.New("an upgrade is already under way")
 	}
