@@ -149,7 +149,6 @@ type loadResult struct {
 	ok, failed atomic.Int64
 	mu         sync.Mutex
 	errs       []string
-	servers    map[string]int64 // answers by the X-Served-By marker the test puts in the body
 }
 
 func (r *loadResult) fail(err error) {

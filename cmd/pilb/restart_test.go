@@ -472,3 +472,40 @@ func isZombie(pid int) bool {
 	_, rest, _ := strings.Cut(string(b), ") ")
 	return strings.HasPrefix(rest, "Z")
 }
+
+// TestBinaryRestartWithoutAdmin: without an admin API only the listener
+// is handed over, and the successor serves.
+func TestBinaryRestartWithoutAdmin(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	pidFile := filepath.Join(dir, "pilb.pid")
+	old := startDetachable(t, bin, filepath.Join(dir, "pilb.log"), "-demo", "1", "-admin", "", "-listen", addr, "-pid-file", pidFile)
+	waitListening(t, addr)
+	if !eventuallyTrue(5*time.Second, func() bool { return readPID(pidFile) == old.cmd.Process.Pid }) {
+		t.Fatal("no pid file")
+	}
+	old.cmd.Process.Signal(syscall.SIGUSR2)
+	select {
+	case err := <-old.done:
+		old.done <- err
+		if err != nil {
+			t.Fatalf("old pilb: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("old pilb still running\n%s", old.logs())
+	}
+	newPID := readPID(pidFile)
+	t.Cleanup(func() { stopPID(t, newPID) })
+	if newPID == old.cmd.Process.Pid || newPID == 0 {
+		t.Fatalf("pid file %d", newPID)
+	}
+	resp, err := http.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("successor: %d", resp.StatusCode)
+	}
+}

@@ -44,20 +44,15 @@ import (
 // exits, and systemd takes it as the new main process
 // (deploy/pilb.service).
 
-// upgradeEnv carries the descriptors' roles to the successor.
+// upgradeEnv carries the descriptors' roles to the successor:
+// "pilb-upgrade-1 listen=3 admin=4 ready=5 state=6", admin only when there
+// is an admin API. A descriptor not named is not read: the successor's
+// runtime may have opened one of its own under that number.
 const upgradeEnv = "PILB_UPGRADE"
 
 // upgradeProtocol is the first word of upgradeEnv: a successor that does
 // not know it refuses to start rather than misread the descriptors.
 const upgradeProtocol = "pilb-upgrade-1"
-
-// The successor's descriptors.
-const (
-	fdListen = 3
-	fdAdmin  = 4
-	fdReady  = 5
-	fdState  = 6
-)
 
 // upgradeTimeout bounds the wait for the successor's "ready": past it the
 // successor is killed and the old pilb goes on. It covers a start with
@@ -110,19 +105,40 @@ func inherit() (*inheritance, error) {
 		return nil, nil
 	}
 	_ = os.Unsetenv(upgradeEnv) // not for this process's own successor
-	if v != upgradeProtocol {
+	words := strings.Fields(v)
+	if len(words) == 0 || words[0] != upgradeProtocol {
 		return nil, fmt.Errorf("%s=%q: started by a pilb that speaks another upgrade protocol", upgradeEnv, v)
 	}
-	in := &inheritance{ready: os.NewFile(fdReady, "pilb-upgrade-ready")}
-	ln, err := fileListener(fdListen)
+	fds := map[string]uintptr{}
+	for _, w := range words[1:] {
+		name, num, _ := strings.Cut(w, "=")
+		n, err := strconv.Atoi(num)
+		if err != nil || n < 3 {
+			return nil, fmt.Errorf("%s=%q: bad descriptor %q", upgradeEnv, v, w)
+		}
+		fds[name] = uintptr(n)
+	}
+	for _, need := range []string{"listen", "ready", "state"} {
+		if _, ok := fds[need]; !ok {
+			return nil, fmt.Errorf("%s=%q: no %s descriptor", upgradeEnv, v, need)
+		}
+	}
+	in := &inheritance{ready: os.NewFile(fds["ready"], "pilb-upgrade-ready")}
+	ln, err := fileListener(fds["listen"])
 	if err != nil {
 		return nil, fmt.Errorf("inherited listener: %v", err)
 	}
-	in.listen = ln.(*net.TCPListener)
-	if ln, err := fileListener(fdAdmin); err == nil {
-		in.admin = ln
+	tl, ok := ln.(*net.TCPListener)
+	if !ok {
+		return nil, fmt.Errorf("inherited listener is a %T", ln)
 	}
-	state := os.NewFile(fdState, "pilb-upgrade-state")
+	in.listen = tl
+	if fd, ok := fds["admin"]; ok {
+		if in.admin, err = fileListener(fd); err != nil {
+			return nil, fmt.Errorf("inherited admin listener: %v", err)
+		}
+	}
+	state := os.NewFile(fds["state"], "pilb-upgrade-state")
 	defer state.Close()
 	if err := json.NewDecoder(io.LimitReader(state, maxState)).Decode(&in.state); err != nil {
 		return nil, fmt.Errorf("inherited registrations: %v", err)
@@ -306,13 +322,24 @@ func (u *upgrader) upgrade() (int, error) {
 // put the sockets in blocking mode (os.File.Fd does) under this process's
 // own accept loop.
 func (u *upgrader) spawn(readyW, stateR *os.File) (int, error) {
-	env := []string{upgradeEnv + "=" + upgradeProtocol}
+	// Descriptors 3 and on, without holes: listen, admin (if any),
+	// ready, state. The sockets' numbers are filled in under Control.
+	files := []uintptr{0, 1, 2, 0}
+	roles := upgradeProtocol + " listen=3"
+	adminSlot := -1
+	if u.admin != nil {
+		adminSlot = len(files)
+		files = append(files, 0)
+		roles += " admin=" + strconv.Itoa(adminSlot)
+	}
+	roles += " ready=" + strconv.Itoa(len(files)) + " state=" + strconv.Itoa(len(files)+1)
+	files = append(files, readyW.Fd(), stateR.Fd())
+	env := []string{upgradeEnv + "=" + roles}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, upgradeEnv+"=") {
 			env = append(env, kv)
 		}
 	}
-	files := []uintptr{0, 1, 2, 0, ^uintptr(0), readyW.Fd(), stateR.Fd()}
 	var pid int
 	var startErr error
 	start := func() {
@@ -339,12 +366,12 @@ func (u *upgrader) spawn(readyW, stateR *os.File) (int, error) {
 			next()
 		})
 	}
-	err := withFD(u.listen, fdListen, func() {
+	err := withFD(u.listen, 3, func() {
 		if u.admin == nil {
 			start()
 			return
 		}
-		if err := withFD(u.admin, fdAdmin, start); err != nil {
+		if err := withFD(u.admin, adminSlot, start); err != nil {
 			startErr = err
 		}
 	})
