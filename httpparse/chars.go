@@ -28,6 +28,9 @@ const (
 	// clsQuotedPair marks the bytes that may follow a backslash in a
 	// quoted-pair (RFC 9110 §5.6.4): HTAB, SP, VCHAR, obs-text.
 	clsQuotedPair
+	// clsAlnum marks ASCII letters and digits: the tchars that survive
+	// when a field name is read with its separators dropped (lookalike.go).
+	clsAlnum
 )
 
 // charClass holds the clsXxx bits of every byte.
@@ -36,7 +39,7 @@ var charClass = func() (t [256]uint8) {
 		var bits uint8
 		switch {
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-			bits |= clsToken
+			bits |= clsToken | clsAlnum
 		}
 		switch c {
 		case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':

@@ -13,8 +13,11 @@
 //
 // The parser is strict where leniency enables request smuggling: bare LF
 // line ends, obs-fold, whitespace before a colon, CTLs in values, conflicting
-// Content-Length, Transfer-Encoding with Content-Length or in HTTP/1.0, and a
-// final transfer coding other than chunked are all rejected.
+// Content-Length, Transfer-Encoding with Content-Length or in HTTP/1.0, a
+// final transfer coding other than chunked, and a field name that reads as
+// Transfer-Encoding or Content-Length once '_' and the other separators are
+// dropped (Transfer_Encoding, ContentLength; see lookalike.go) are all
+// rejected.
 //
 // # Resuming
 //

@@ -50,6 +50,16 @@ var (
 	// after the error response. Status 400.
 	ErrConflictingFraming = errors.New("httpparse: both Transfer-Encoding and Content-Length")
 
+	// ErrFramingLookAlike is returned for a request with a field whose
+	// name reads as Transfer-Encoding or Content-Length once ASCII case is
+	// ignored and the separators ('-', '_', '.' and the other tchars that
+	// are not letters or digits) are dropped, but is not that name:
+	// Transfer_Encoding, TransferEncoding, Content.Length. PILB frames the
+	// request without it; a backend that maps '-' to '_' (CGI, WSGI, Rack)
+	// or drops separators would frame it with it (lookalike.go). Status
+	// 400.
+	ErrFramingLookAlike = errors.New("httpparse: field name looks like Transfer-Encoding or Content-Length")
+
 	// ErrTransferEncodingHTTP10 is returned for a Transfer-Encoding header
 	// in an HTTP/1.0 request (RFC 9112 §6.1: a 1.0 message with it must be
 	// treated as faulty). Status 400.

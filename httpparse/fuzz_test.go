@@ -18,10 +18,28 @@ import (
 // values; when net/http rejects the framing (Content-Length,
 // Transfer-Encoding), so does PILB. net/http is more lenient than PILB in
 // places (bare LF, obs-fold, TE in HTTP/1.0), so PILB rejecting what
-// net/http accepts is not checked.
+// net/http accepts is not checked. Beyond net/http: no accepted request
+// has a field whose name reads as Transfer-Encoding or Content-Length
+// with the separators dropped (lookalike.go), checked against the obvious
+// statement of that rule, and a response's look-alikes are always Hop.
+
+// smuggleSeeds are requests that desync a backend reading field names
+// loosely, each after its twin, pipelined so that a mutation that drops
+// the look-alike still leaves a second request behind.
+var smuggleSeeds = []string{
+	"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhelloGET /x HTTP/1.1\r\nHost: a\r\n\r\n",
+	"POST / HTTP/1.1\r\nHost: a\r\nContent_Length: 5\r\n\r\nhelloGET /x HTTP/1.1\r\nHost: a\r\n\r\n",
+	"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n",
+	"POST / HTTP/1.1\r\nHost: a\r\nTransfer_Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n",
+	"POST / HTTP/1.1\r\nHost: a\r\nTransferEncoding: chunked\r\n\r\n0\r\n\r\n",
+	"POST / HTTP/1.1\r\nHost: a\r\nTRANSFER.ENCODING: chunked\r\n\r\n0\r\n\r\n",
+}
 
 func FuzzParseRequest(f *testing.F) {
 	for _, s := range validRequests {
+		f.Add([]byte(s))
+	}
+	for _, s := range smuggleSeeds {
 		f.Add([]byte(s))
 	}
 	for _, c := range requestCases {
@@ -91,6 +109,9 @@ func checkRequestResult(t *testing.T, head []byte, r *Request) {
 		}
 		if v := h.Value; len(v) > 0 && (v[0] == ' ' || v[0] == '\t' || v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
 			t.Fatalf("untrimmed value %q", v)
+		}
+		if isLookAlikeRef(string(h.Name)) && h.ID != HdrTransferEncoding && h.ID != HdrContentLength {
+			t.Fatalf("accepted a framing look-alike %q (ID %d)", h.Name, h.ID)
 		}
 	}
 	if (r.Body == BodyLength) != (r.ContentLength >= 0) {
@@ -212,6 +233,12 @@ func FuzzParseResponse(f *testing.F) {
 			}
 			if one.Body == BodyUntilClose && one.KeepAlive {
 				t.Fatalf("keep-alive with a body delimited by close")
+			}
+			for _, h := range one.Headers[:one.NumHeaders] {
+				exact := h.ID == HdrTransferEncoding || h.ID == HdrContentLength
+				if isLookAlikeRef(string(h.Name)) && !exact && (h.ID != HdrFramingLookAlike || !h.Hop) {
+					t.Fatalf("response look-alike %q: ID %d, Hop %v", h.Name, h.ID, h.Hop)
+				}
 			}
 		}
 

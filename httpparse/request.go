@@ -117,6 +117,12 @@ func ParseRequest(buf []byte, r *Request) (n int, err error) {
 // requestErr checks what a request's field section as a whole must
 // satisfy.
 func (f *fields) requestErr(minor int) error {
+	// A field a backend may read as framing that PILB does not: the
+	// request cannot be forwarded safely whatever else it says
+	// (lookalike.go).
+	if f.lookAlike {
+		return ErrFramingLookAlike
+	}
 	// RFC 9112 §3.2: exactly one Host in a 1.1 request, at most one in 1.0.
 	if f.hosts > 1 {
 		return ErrDuplicateHost

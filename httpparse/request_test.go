@@ -234,6 +234,42 @@ var requestCases = []reqCase{
 	{name: "TE and CL", in: h11("Transfer-Encoding: chunked", "Content-Length: 5"), err: ErrConflictingFraming},
 	{name: "no body", in: h11(), check: wantBody(BodyNone, -1)},
 
+	// Framing look-alikes (lookalike.go): names a backend may read as
+	// Transfer-Encoding or Content-Length when PILB does not.
+	{name: "TE with CL twin", in: h11("Transfer-Encoding: chunked"), check: wantBody(BodyChunked, -1)},
+	{name: "Transfer_Encoding with CL", in: h11("Transfer_Encoding: chunked", "Content-Length: 5"), err: ErrFramingLookAlike},
+	{name: "Transfer_Encoding alone", in: h11("Transfer_Encoding: chunked"), err: ErrFramingLookAlike},
+	{name: "TransferEncoding", in: h11("TransferEncoding: chunked"), err: ErrFramingLookAlike},
+	{name: "TRANSFER_ENCODING", in: h11("TRANSFER_ENCODING: chunked"), err: ErrFramingLookAlike},
+	{name: "transferencoding", in: h11("transferencoding: chunked"), err: ErrFramingLookAlike},
+	{name: "Transfer.Encoding", in: h11("Transfer.Encoding: chunked"), err: ErrFramingLookAlike},
+	{name: "Transfer~Encoding", in: h11("Transfer~Encoding: chunked"), err: ErrFramingLookAlike},
+	{name: "Transfer--Encoding", in: h11("Transfer--Encoding: chunked"), err: ErrFramingLookAlike},
+	{name: "Transfer-Encoding_", in: h11("Transfer-Encoding_: chunked"), err: ErrFramingLookAlike},
+	{name: "-Transfer-Encoding", in: h11("-Transfer-Encoding: chunked"), err: ErrFramingLookAlike},
+	{name: "spelt out with separators", in: h11("T!r#a$n%s&f'e*r+E.n^c_o`d|i~ng: chunked"), err: ErrFramingLookAlike},
+	{name: "look-alike with any value", in: h11("Transfer_Encoding: gzip"), err: ErrFramingLookAlike},
+	{name: "look-alike after the real TE", in: h11("Transfer-Encoding: chunked", "Transfer_Encoding: identity"), err: ErrFramingLookAlike},
+	{name: "look-alike in 1.0", in: get("GET / HTTP/1.0", "Transfer_Encoding: chunked"), err: ErrFramingLookAlike},
+	{name: "look-alike without Host", in: get("GET / HTTP/1.1", "TransferEncoding: chunked"), err: ErrFramingLookAlike},
+	{name: "CL twin", in: h11("Content-Length: 5"), check: wantBody(BodyLength, 5)},
+	{name: "Content_Length", in: h11("Content_Length: 5"), err: ErrFramingLookAlike},
+	{name: "ContentLength", in: h11("ContentLength: 5"), err: ErrFramingLookAlike},
+	{name: "content_length", in: h11("content_length: 5"), err: ErrFramingLookAlike},
+	{name: "Content.Length", in: h11("Content.Length: 5"), err: ErrFramingLookAlike},
+	{name: "Content-Length_", in: h11("Content-Length_: 5"), err: ErrFramingLookAlike},
+	{name: "Content_Length beside Content-Length", in: h11("Content-Length: 5", "Content_Length: 5"), err: ErrFramingLookAlike},
+	// Near misses: other names, which no server reads as framing.
+	{name: "X-Transfer-Encoding", in: h11("X-Transfer-Encoding: chunked"), check: wantBody(BodyNone, -1)},
+	{name: "Transfer-Encodings", in: h11("Transfer-Encodings: chunked"), check: wantBody(BodyNone, -1)},
+	{name: "Transfer-Encoding-Hint", in: h11("Transfer-Encoding-Hint: chunked"), check: wantBody(BodyNone, -1)},
+	{name: "Transfer_Encodin", in: h11("Transfer_Encodin: chunked"), check: wantBody(BodyNone, -1)},
+	{name: "X-Content-Length", in: h11("X-Content-Length: 5"), check: wantBody(BodyNone, -1)},
+	{name: "Content-Length-2", in: h11("Content-Length-2: 5"), check: wantBody(BodyNone, -1)},
+	{name: "Content_Type", in: h11("Content_Type: text/plain"), check: wantValue("content_type", "text/plain")},
+	{name: "Content-Lengt", in: h11("Content-Lengt: 5"), check: wantBody(BodyNone, -1)},
+	{name: "Cache-Control", in: h11("Cache-Control: no-cache"), check: wantValue("cache-control", "no-cache")},
+
 	// Connection management, RFC 9112 §9.3, RFC 9110 §7.8, §10.1.1.
 	{name: "1.1 keep-alive", in: h11(), check: wantFlags(true, false, false)},
 	{name: "1.1 close", in: h11("Connection: close"), check: wantFlags(false, false, false)},
@@ -453,6 +489,66 @@ func TestHop(t *testing.T) {
 	}
 }
 
+// squashName is the look-alike rule written the obvious way: lower case,
+// letters and digits only.
+func squashName(name string) string {
+	var b strings.Builder
+	for _, c := range strings.ToLower(name) {
+		if c >= 'a' && c <= 'z' || c >= '0' && c <= '9' {
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
+}
+
+// isLookAlikeRef is the obvious statement of what isFramingLookAlike
+// decides, for the tests and the fuzz targets to compare with.
+func isLookAlikeRef(name string) bool {
+	s := squashName(name)
+	return s == "transferencoding" || s == "contentlength"
+}
+
+func TestIsFramingLookAlike(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		want bool
+	}{
+		{"Transfer-Encoding", true}, // exact: callers never ask
+		{"Content-Length", true},
+		{"Transfer_Encoding", true},
+		{"transfer_encoding", true},
+		{"TransferEncoding", true},
+		{"Transfer.Encoding", true},
+		{"Transfer-Encoding-", true},
+		{"__Content__Length__", true},
+		{"ContentLength", true},
+		{"C.o.n.t.e.n.t.L.e.n.g.t.h", true},
+		{"", false},
+		{"-------------", false},
+		{"-----------------", false},
+		{"Content-Lengt", false},
+		{"ContentLengt", false},
+		{"ContentLength1", false},
+		{"Content-Length0", false},
+		{"XContentLength", false},
+		{"Content-Type", false},
+		{"Content-Encoding", false},
+		{"Content-Security-Policy", false},
+		{"TransferEncodingX", false},
+		{"Transfer-Encodin", false},
+		{"Accept-Encoding", false},
+		{"Cache-Control", false},
+		{"Upgrade-Insecure-Requests", false},
+	} {
+		if got := isFramingLookAlike([]byte(c.name)); got != c.want {
+			t.Errorf("isFramingLookAlike(%q) = %v; want %v", c.name, got, c.want)
+		}
+		if ref := isLookAlikeRef(c.name); ref != c.want {
+			t.Errorf("reference(%q) = %v; want %v", c.name, ref, c.want)
+		}
+	}
+}
+
 func TestEqualFoldASCII(t *testing.T) {
 	for _, c := range []struct {
 		b, lower string
@@ -499,7 +595,7 @@ func TestStatus(t *testing.T) {
 	for err, want := range map[error]int{
 		nil: 0, ErrNeedMore: 0, ErrBadRequestLine: 400, ErrBadStatusLine: 502, ErrHeadTooLarge: 431,
 		ErrTooManyHeaders: 431, ErrTargetTooLong: 414, ErrUnsupportedTransferCoding: 501,
-		ErrUnsupportedVersion: 505, ErrBadChunk: 400, ErrConflictingFraming: 400,
+		ErrUnsupportedVersion: 505, ErrBadChunk: 400, ErrConflictingFraming: 400, ErrFramingLookAlike: 400,
 	} {
 		if got := Status(err); got != want {
 			t.Errorf("Status(%v) = %d; want %d", err, got, want)

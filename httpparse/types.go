@@ -53,6 +53,11 @@ const (
 	HdrXForwardedFor
 	HdrXForwardedProto
 	HdrVia
+	// HdrFramingLookAlike is a field whose name is not Transfer-Encoding
+	// or Content-Length but reads as one of them to servers that ignore
+	// separators (lookalike.go): Transfer_Encoding, ContentLength. A
+	// request with one is ErrFramingLookAlike; in a response it is Hop.
+	HdrFramingLookAlike
 )
 
 // Header is one field line. Name and Value are sub-slices of the parsed
