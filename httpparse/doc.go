@@ -17,7 +17,8 @@
 // final transfer coding other than chunked, and a field name that reads as
 // Transfer-Encoding or Content-Length once '_' and the other separators are
 // dropped (Transfer_Encoding, ContentLength; see lookalike.go) are all
-// rejected.
+// rejected, and so is a request-target that is not one of the four forms
+// of RFC 9112 §3.2 its method may use (see target.go).
 //
 // # Resuming
 //

@@ -15,6 +15,14 @@ var (
 	// method is not a token. Status 400.
 	ErrBadRequestLine = errors.New("httpparse: malformed request line")
 
+	// ErrBadTarget is returned when the request-target is none of the
+	// four forms of RFC 9112 §3.2, or a form its method may not use (see
+	// checkTarget): "GET ! HTTP/1.1", "GET foo", "GET *" (asterisk-form is
+	// for OPTIONS), "GET host:80" (authority-form is for CONNECT),
+	// "CONNECT /", an absolute-form with a scheme other than http or https,
+	// an empty host or a userinfo. Status 400.
+	ErrBadTarget = errors.New("httpparse: request-target of no form its method allows")
+
 	// ErrBadStatusLine is returned when a response's status line is not
 	// HTTP-version SP 3DIGIT SP reason-phrase CRLF (RFC 9112 §4). Status 502
 	// (it comes from a backend).

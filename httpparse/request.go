@@ -75,6 +75,11 @@ func ParseRequest(buf []byte, r *Request) (n int, err error) {
 	r.Target = line[sp1+1 : sp2]
 	r.Version = line[sp2+1 : cr]
 	r.Minor = int(r.Version[7] - '0')
+	// Checked once the whole line is here, so that how its bytes were
+	// split does not change the error.
+	if err := checkTarget(r.Method, r.Target); err != nil {
+		return 0, err
+	}
 	var f fields
 	end, err := parseHead(buf[:stop], fs, from, &r.Headers, maxHeaders, &f)
 	if err == ErrNeedMore {

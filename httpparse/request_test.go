@@ -68,7 +68,7 @@ var requestCases = []reqCase{
 			t.Errorf("line = %q %q %q %d", r.Method, r.Target, r.Version, r.Minor)
 		}
 	}},
-	{name: "extension method token", in: get("M-SEARCH * HTTP/1.1", "Host: a")},
+	{name: "extension method token", in: get("M-SEARCH / HTTP/1.1", "Host: a")},
 	{name: "method not a token", in: get("GE(T / HTTP/1.1", "Host: a"), err: ErrBadRequestLine},
 	{name: "empty method", in: get(" / HTTP/1.1", "Host: a"), err: ErrBadRequestLine},
 	{name: "two SPs after method", in: get("GET  / HTTP/1.1", "Host: a"), err: ErrBadRequestLine},
@@ -86,7 +86,70 @@ var requestCases = []reqCase{
 	{name: "target with NUL", in: get("GET /a\x00b HTTP/1.1", "Host: a"), err: ErrBadRequestLine},
 	{name: "target percent-encoded UTF-8", in: get("GET /%C3%A9 HTTP/1.1", "Host: a")},
 	{name: "target raw UTF-8", in: get("GET /\xc3\xa9 HTTP/1.1", "Host: a"), err: ErrBadRequestLine},
+
+	// Request-target forms, RFC 9112 §3.2, and the methods that may use
+	// them.
+	{name: "origin-form", in: get("GET /! HTTP/1.1", "Host: a")},
+	{name: "no form: !", in: get("GET ! HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "origin-form /foo", in: get("GET /foo HTTP/1.1", "Host: a")},
+	{name: "no form: foo", in: get("GET foo HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "no form: foo/bar", in: get("GET foo/bar HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "origin-form query", in: get("GET /?a=b HTTP/1.1", "Host: a")},
+	{name: "no form: query alone", in: get("GET ?a=b HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "no form: encoded slash", in: get("GET %2Fa HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "origin-form double slash", in: get("GET //a HTTP/1.1", "Host: a")},
+	{name: "no form, checked before the fields", in: get("GET ! HTTP/1.1", "X: a\x00"), err: ErrBadTarget},
+	{name: "no form, version checked first", in: get("GET ! HTTP/2.0", "Host: a"), err: ErrUnsupportedVersion},
+	{name: "OPTIONS asterisk-form", in: get("OPTIONS * HTTP/1.1", "Host: a")},
+	{name: "GET asterisk-form", in: get("GET * HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "M-SEARCH asterisk-form", in: get("M-SEARCH * HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "lower-case options asterisk-form", in: get("options * HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "OPTIONS **", in: get("OPTIONS ** HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "OPTIONS *x", in: get("OPTIONS *x HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "OPTIONS origin-form", in: get("OPTIONS /a HTTP/1.1", "Host: a")},
+	{name: "OPTIONS no form", in: get("OPTIONS foo HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "OPTIONS absolute-form", in: get("OPTIONS http://a HTTP/1.1", "Host: a")},
 	{name: "absolute-form target", in: get("GET http://a/b HTTP/1.1", "Host: a")},
+	{name: "absolute-form https, any case, port, query", in: get("GET HTTPS://A.example:443/b?c=d HTTP/1.1", "Host: a")},
+	{name: "absolute-form empty path", in: get("GET http://a HTTP/1.1", "Host: a")},
+	{name: "absolute-form query after authority", in: get("GET http://a?x=1 HTTP/1.1", "Host: a")},
+	{name: "absolute-form empty port", in: get("GET http://a:/ HTTP/1.1", "Host: a")},
+	{name: "absolute-form IPv6", in: get("GET http://[::1]:8080/ HTTP/1.1", "Host: [::1]:8080")},
+	{name: "absolute-form pct-encoded host", in: get("GET http://a%2Db/ HTTP/1.1", "Host: a")},
+	{name: "absolute-form sub-delims in host", in: get("GET http://a!$&'()*+,;=b/ HTTP/1.1", "Host: a")},
+	{name: "ftp scheme", in: get("GET ftp://a/b HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "ws scheme", in: get("GET ws://a/b HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "httpx scheme", in: get("GET httpx://a/b HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "http: one slash", in: get("GET http:/a/b HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "http: no authority", in: get("GET http:a HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "empty host", in: get("GET http:///a HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "nothing after the scheme", in: get("GET http:// HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "empty host with port", in: get("GET http://:80/a HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "userinfo", in: get("GET http://u@a/b HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "userinfo with password", in: get("GET http://u:p@evil/b HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "bad port", in: get("GET http://a:8o/b HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "unclosed IPv6", in: get("GET http://[::1/b HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "empty IP-literal", in: get("GET http://[]/b HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "text after IP-literal", in: get("GET http://[::1]x/ HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "fragment in authority", in: get("GET http://a#f HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "bad pct-encoding in host", in: get("GET http://a%zz/ HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "short pct-encoding in host", in: get("GET http://a%2 HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "quote in host", in: get("GET http://a\"b/ HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "CONNECT authority-form", in: get("CONNECT example.com:443 HTTP/1.1", "Host: example.com:443")},
+	{name: "CONNECT IPv6", in: get("CONNECT [2001:db8::1]:443 HTTP/1.1", "Host: [2001:db8::1]:443")},
+	{name: "CONNECT IPv4", in: get("CONNECT 10.0.0.1:80 HTTP/1.1", "Host: 10.0.0.1:80")},
+	{name: "CONNECT without port", in: get("CONNECT example.com HTTP/1.1", "Host: example.com"), err: ErrBadTarget},
+	{name: "CONNECT empty port", in: get("CONNECT example.com: HTTP/1.1", "Host: example.com"), err: ErrBadTarget},
+	{name: "CONNECT without host", in: get("CONNECT :443 HTTP/1.1", "Host: example.com"), err: ErrBadTarget},
+	{name: "CONNECT userinfo", in: get("CONNECT u@example.com:443 HTTP/1.1", "Host: example.com"), err: ErrBadTarget},
+	{name: "CONNECT with path", in: get("CONNECT example.com:443/x HTTP/1.1", "Host: example.com"), err: ErrBadTarget},
+	{name: "CONNECT origin-form", in: get("CONNECT / HTTP/1.1", "Host: example.com"), err: ErrBadTarget},
+	{name: "CONNECT absolute-form", in: get("CONNECT http://example.com/ HTTP/1.1", "Host: example.com"), err: ErrBadTarget},
+	{name: "CONNECT asterisk-form", in: get("CONNECT * HTTP/1.1", "Host: example.com"), err: ErrBadTarget},
+	{name: "GET authority-form", in: get("GET example.com:443 HTTP/1.1", "Host: example.com"), err: ErrBadTarget},
+	{name: "OPTIONS authority-form", in: get("OPTIONS example.com:443 HTTP/1.1", "Host: example.com"), err: ErrBadTarget},
+	{name: "lower-case connect authority-form", in: get("connect example.com:443 HTTP/1.1", "Host: example.com"), err: ErrBadTarget},
+
 	{name: "HTTP/1.0", in: get("GET / HTTP/1.0"), check: func(t *testing.T, r *Request) {
 		if r.Minor != 0 || r.Host != nil {
 			t.Errorf("Minor, Host = %d, %q", r.Minor, r.Host)
@@ -362,6 +425,10 @@ var validRequests = []string{
 	"GET /chat HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
 	"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\n\r\n",
 	browserRequest,
+	// The other request-target forms (RFC 9112 §3.2).
+	"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n",
+	"GET http://example.com:8080/a?b=c HTTP/1.1\r\nHost: example.com:8080\r\n\r\n",
+	"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
 }
 
 // TestParseRequestPrefixes checks every strict prefix of each valid head,
@@ -443,6 +510,9 @@ func TestParseRequestStaleScanned(t *testing.T) {
 		{"GET /a\nb HTTP/1.1\r\nHost: a\r\n\r\n", 20, ErrBareLF},
 		{"G\r\nHost: a\r\n\r\n", 10, ErrBadRequestLine},
 		{"GET / HTTX/1.1\r\nHost: a\r\n\r\n", 20, ErrBadRequestLine},
+		// The two SPs before the stale Scanned are taken as checked: an
+		// empty target must be refused, not indexed (a fuzz crasher).
+		{"GET  HTTP/1.0\r\n\r\n", 5, ErrBadTarget},
 	} {
 		r := Request{Scanned: c.scanned}
 		if _, err := ParseRequest([]byte(c.in), &r); err != c.err {
@@ -596,6 +666,7 @@ func TestStatus(t *testing.T) {
 		nil: 0, ErrNeedMore: 0, ErrBadRequestLine: 400, ErrBadStatusLine: 502, ErrHeadTooLarge: 431,
 		ErrTooManyHeaders: 431, ErrTargetTooLong: 414, ErrUnsupportedTransferCoding: 501,
 		ErrUnsupportedVersion: 505, ErrBadChunk: 400, ErrConflictingFraming: 400, ErrFramingLookAlike: 400,
+		ErrBadTarget: 400,
 	} {
 		if got := Status(err); got != want {
 			t.Errorf("Status(%v) = %d; want %d", err, got, want)
