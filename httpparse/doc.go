@@ -26,10 +26,11 @@
 // were checked; the next call with the same bytes and more appended starts
 // there, so a head that arrives a byte at a time costs linear time. Which
 // error a bad head gets does not depend on how its bytes were split across
-// calls: the request or status line is checked byte by byte in order; then
-// the field lines are searched for a bare LF and for the empty line that
-// ends the head (and the size limits), and only a complete head is parsed
-// field by field, with the first bad byte deciding the error.
+// calls: the request or status line is checked byte by byte in order, and a
+// request-target's form once its line is whole; then the field lines are
+// searched for a bare LF and for the empty line that ends the head (and the
+// size limits), and only a complete head is parsed field by field, with the
+// first bad byte deciding the error.
 //
 // # Hop-by-hop fields
 //

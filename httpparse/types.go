@@ -97,6 +97,9 @@ type Request struct {
 	Limits Limits
 
 	// Method, Target and Version are sub-slices of the request line.
+	// Target has one of the RFC 9112 §3.2 forms Method may use (see
+	// checkTarget in target.go): origin-form, http(s) absolute-form,
+	// "*" for OPTIONS, host:port for CONNECT.
 	Method  []byte
 	Target  []byte
 	Version []byte
