@@ -66,10 +66,10 @@ func (l *loop) serveClientLoop(cl *clientConn) {
 				l.wheel.set(&cl.tm, l.now+int64(l.cfg.HeaderTimeout))
 			}
 			r := &l.req
-			r.Scanned = cl.scanned
+			r.Scanned = int(cl.scanned)
 			n, err := httpparse.ParseRequest(buf, r)
 			if err == httpparse.ErrNeedMore {
-				cl.scanned = r.Scanned
+				cl.scanned = int32(r.Scanned)
 				if cl.sock.st != sockOn {
 					l.needInput(cl)
 				}
@@ -145,7 +145,7 @@ func (l *loop) startExchange(cl *clientConn, buf []byte, n int) {
 		l.rejectRequest(cl, 501, nil, false)
 		return
 	}
-	cl.minor = r.Minor
+	cl.minor = uint8(r.Minor)
 	cl.isHEAD = string(r.Method) == "HEAD"
 	cl.idempot = idempotent(r.Method)
 	cl.keepAlive = r.KeepAlive && !l.srv.draining.Load()
