@@ -55,6 +55,10 @@ func TestE2EFramingLookAlikes(t *testing.T) {
 			"GET http://u@evil.example/a HTTP/1.1\r\nHost: r\r\n\r\n", 400,
 			"GET http://r/a HTTP/1.1\r\nHost: r\r\n\r\n",
 			"GET http://r/a HTTP/1.1", ""},
+		{"absolute-form naming another host than Host",
+			"GET http://evil.example/a HTTP/1.1\r\nHost: r\r\n\r\n", 400,
+			"GET http://R:80/a HTTP/1.1\r\nHost: r\r\n\r\n",
+			"GET http://R:80/a HTTP/1.1", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := be.heads.Load()
@@ -125,5 +129,33 @@ func TestE2EFramingLookAlikeInResponse(t *testing.T) {
 		if m.has("Transfer_Encoding") || m.has("ContentLength") {
 			t.Fatalf("look-alike forwarded to the client:\n%s", m.head)
 		}
+	}
+}
+
+// TestE2EForwardedLookAlikeDropped: X_Forwarded_For (which CGI, WSGI and
+// Rack read as X-Forwarded-For) never reaches the backend, so a client
+// cannot pass off an address as the one PILB vouches for; the real
+// X-Forwarded-For is appended to as usual.
+func TestE2EForwardedLookAlikeDropped(t *testing.T) {
+	t.Parallel()
+	be := startScripted(t, serveOK)
+	cfg := e2eConfig()
+	cfg.Backends = setOf(t, be.Addr())
+	s := startProxy(t, cfg)
+	c := dialRaw(t, s.Addr())
+	m := c.roundTrip("GET", "GET / HTTP/1.1\r\nHost: r\r\nX_Forwarded_For: 6.6.6.6\r\nX.Forwarded.Proto: https\r\nX-Forwarded-For: 10.0.0.1\r\n\r\n")
+	expectStatus(t, m, 200)
+	reqs := be.requests()
+	up := reqs[len(reqs)-1]
+	for _, f := range up.fields {
+		if strings.Contains(f[1], "6.6.6.6") || strings.EqualFold(f[0], "X.Forwarded.Proto") {
+			t.Fatalf("look-alike forwarded: %q: %q", f[0], f[1])
+		}
+	}
+	if got := up.get("X-Forwarded-For"); got != "10.0.0.1, 127.0.0.1" {
+		t.Fatalf("X-Forwarded-For %q", got)
+	}
+	if got := up.get("X-Forwarded-Proto"); got != "http" {
+		t.Fatalf("X-Forwarded-Proto %q", got)
 	}
 }

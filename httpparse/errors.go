@@ -23,6 +23,15 @@ var (
 	// an empty host or a userinfo. Status 400.
 	ErrBadTarget = errors.New("httpparse: request-target of no form its method allows")
 
+	// ErrHostMismatch is returned when an absolute-form request-target
+	// names another authority than the Host field: RFC 9112 §3.2.2 makes an
+	// origin server ignore Host then, while routing, logging and
+	// applications often read Host; a request that means two hosts is
+	// refused rather than forwarded to be read either way (HAProxy does
+	// the same). Case and a default port (:80 for http, :443 for https)
+	// do not count as a difference. Status 400.
+	ErrHostMismatch = errors.New("httpparse: Host differs from the request-target's authority")
+
 	// ErrBadStatusLine is returned when a response's status line is not
 	// HTTP-version SP 3DIGIT SP reason-phrase CRLF (RFC 9112 §4). Status 502
 	// (it comes from a backend).

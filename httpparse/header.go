@@ -242,8 +242,8 @@ func parseFields(b []byte, i int, hs *[MaxHeaders]Header, maxHeaders int, f *fie
 		}
 		v := b[vs:ve]
 		id := lookupID(name)
-		if id == HdrOther && len(name) >= minLookAlikeLen && isFramingLookAlike(name) {
-			id = HdrFramingLookAlike
+		if id == HdrOther && len(name) >= minLookAlikeLen {
+			id = lookAlike(name)
 		}
 		h := &hs[k]
 		h.Name, h.Value, h.ID, h.Hop = name, v, id, false

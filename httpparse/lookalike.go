@@ -40,26 +40,40 @@ package httpparse
 // so that a client or proxy in front of PILB that reads it as framing is
 // not desynced either.
 
-// Framing field names with case and separators removed.
+// Forwarding look-alikes.
+//
+// The same servers merge X_Forwarded_For with X-Forwarded-For (both are
+// HTTP_X_FORWARDED_FOR to CGI, WSGI and Rack), so a client could pass off
+// an address of its choice as the one PILB vouches for, next to the
+// X-Forwarded-For PILB writes (the spoofing of GHSA-9hf4-67fc-4vf4). A
+// look-alike of X-Forwarded-For or X-Forwarded-Proto is marked Hop
+// (HdrForwardedLookAlike), in requests and responses: the engine drops it
+// and writes the real fields itself.
+
+// Names with case and separators removed.
 const (
-	squashedTE = "transferencoding"
-	squashedCL = "contentlength"
+	squashedTE   = "transferencoding"
+	squashedCL   = "contentlength"
+	squashedXFF  = "xforwardedfor"
+	squashedXFP  = "xforwardedproto"
+	squashedXFwd = "xforwarded" // what the last two share
 )
 
 // minLookAlikeLen is the length of the shortest name that can be a
-// look-alike: the letters of squashedCL with no separator at all. Shorter
-// names, which are most of them, are never looked at twice.
+// look-alike: the letters of squashedCL or squashedXFF with no separator at
+// all. Shorter names, which are most of them, are never looked at twice.
 const minLookAlikeLen = len(squashedCL)
 
-// isFramingLookAlike reports whether the field name, a token, reads as
-// Transfer-Encoding or Content-Length once ASCII case is ignored and every
-// non-alphanumeric tchar dropped. It is true for the exact names too:
-// callers ask only about names lookupID did not recognise. It stops at the
-// first letter or digit that does not fit, so for nearly every name it
-// reads one or two bytes.
-func isFramingLookAlike(name []byte) bool {
+// lookAlike returns HdrFramingLookAlike or HdrForwardedLookAlike when the
+// field name, a token, reads as Transfer-Encoding or Content-Length, or as
+// X-Forwarded-For or X-Forwarded-Proto, once ASCII case is ignored and
+// every non-alphanumeric tchar dropped; HdrOther otherwise. It matches the
+// exact names too: callers ask only about names lookupID did not
+// recognise. It stops at the first letter or digit that does not fit, so
+// for nearly every name it reads one or two bytes.
+func lookAlike(name []byte) HeaderID {
 	if len(name) < minLookAlikeLen {
-		return false
+		return HdrOther
 	}
 	var want string
 	j := 0
@@ -68,20 +82,43 @@ func isFramingLookAlike(name []byte) bool {
 			continue
 		}
 		c = lowerASCII[c]
-		if j == 0 {
+		switch {
+		case j == 0:
 			switch c {
 			case 't':
 				want = squashedTE
 			case 'c':
 				want = squashedCL
+			case 'x':
+				want = squashedXFwd
 			default:
-				return false
+				return HdrOther
+			}
+		case j == len(squashedXFwd) && want == squashedXFwd:
+			switch c { // the two forwarding names part here
+			case 'f':
+				want = squashedXFF
+			case 'p':
+				want = squashedXFP
+			default:
+				return HdrOther
 			}
 		}
 		if j == len(want) || want[j] != c {
-			return false
+			return HdrOther
 		}
 		j++
 	}
-	return j > 0 && j == len(want)
+	switch {
+	case j == 0 || j != len(want):
+		return HdrOther
+	case want == squashedTE, want == squashedCL:
+		return HdrFramingLookAlike
+	case want == squashedXFF, want == squashedXFP:
+		return HdrForwardedLookAlike
+	}
+	return HdrOther
 }
+
+// isFramingLookAlike reports whether name is a framing look-alike.
+func isFramingLookAlike(name []byte) bool { return lookAlike(name) == HdrFramingLookAlike }

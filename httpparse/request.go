@@ -98,6 +98,9 @@ func ParseRequest(buf []byte, r *Request) (n int, err error) {
 	}
 
 	r.Host = f.host
+	if f.host != nil && r.Target[0] != '/' && !hostMatchesTarget(r.Target, f.host) {
+		return 0, ErrHostMismatch
+	}
 	switch {
 	case f.teLines > 0:
 		r.Body, r.ContentLength = BodyChunked, -1

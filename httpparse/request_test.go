@@ -110,13 +110,21 @@ var requestCases = []reqCase{
 	{name: "OPTIONS no form", in: get("OPTIONS foo HTTP/1.1", "Host: a"), err: ErrBadTarget},
 	{name: "OPTIONS absolute-form", in: get("OPTIONS http://a HTTP/1.1", "Host: a")},
 	{name: "absolute-form target", in: get("GET http://a/b HTTP/1.1", "Host: a")},
-	{name: "absolute-form https, any case, port, query", in: get("GET HTTPS://A.example:443/b?c=d HTTP/1.1", "Host: a")},
+	{name: "absolute-form https, any case, port, query", in: get("GET HTTPS://A.example:443/b?c=d HTTP/1.1", "Host: a.EXAMPLE")},
 	{name: "absolute-form empty path", in: get("GET http://a HTTP/1.1", "Host: a")},
 	{name: "absolute-form query after authority", in: get("GET http://a?x=1 HTTP/1.1", "Host: a")},
 	{name: "absolute-form empty port", in: get("GET http://a:/ HTTP/1.1", "Host: a")},
 	{name: "absolute-form IPv6", in: get("GET http://[::1]:8080/ HTTP/1.1", "Host: [::1]:8080")},
-	{name: "absolute-form pct-encoded host", in: get("GET http://a%2Db/ HTTP/1.1", "Host: a")},
-	{name: "absolute-form sub-delims in host", in: get("GET http://a!$&'()*+,;=b/ HTTP/1.1", "Host: a")},
+	{name: "absolute-form pct-encoded host", in: get("GET http://a%2Db/ HTTP/1.1", "Host: a%2Db")},
+	{name: "absolute-form sub-delims in host", in: get("GET http://a!$&'()*+,;=b/ HTTP/1.1", "Host: a!$&'()*+,;=b")},
+	// Host must name the target's authority (RFC 9112 §3.2.2), case and
+	// a default port aside; each refusal beside its twin.
+	{name: "absolute-form Host with default port", in: get("GET http://a.example/ HTTP/1.1", "Host: a.example:80")},
+	{name: "absolute-form https Host with default port", in: get("GET https://a.example:443/ HTTP/1.1", "Host: a.example")},
+	{name: "absolute-form Host of another host", in: get("GET http://a.example/ HTTP/1.1", "Host: b.example"), err: ErrHostMismatch},
+	{name: "absolute-form Host of another port", in: get("GET http://a.example:8080/ HTTP/1.1", "Host: a.example"), err: ErrHostMismatch},
+	{name: "absolute-form https Host with http's default port", in: get("GET https://a.example/ HTTP/1.1", "Host: a.example:80"), err: ErrHostMismatch},
+	{name: "absolute-form Host with a path", in: get("GET http://a.example/x HTTP/1.1", "Host: a.example/x"), err: ErrHostMismatch},
 	{name: "ftp scheme", in: get("GET ftp://a/b HTTP/1.1", "Host: a"), err: ErrBadTarget},
 	{name: "ws scheme", in: get("GET ws://a/b HTTP/1.1", "Host: a"), err: ErrBadTarget},
 	{name: "httpx scheme", in: get("GET httpx://a/b HTTP/1.1", "Host: a"), err: ErrBadTarget},
@@ -688,3 +696,44 @@ const browserRequest = "GET /articles/2024/http-parsing?utm_source=news&page=2 H
 	"Upgrade-Insecure-Requests: 1\r\n" +
 	"Cache-Control: max-age=0\r\n" +
 	"\r\n"
+
+// TestForwardedLookAlikes: a look-alike of a field PILB writes itself
+// (X_Forwarded_For) is parsed as a Hop field, which the engine drops, in a
+// request that is otherwise accepted; near misses stay ordinary fields.
+func TestForwardedLookAlikes(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		want HeaderID
+	}{
+		{"X_Forwarded_For", HdrForwardedLookAlike},
+		{"x-forwarded_for", HdrForwardedLookAlike},
+		{"XForwardedFor", HdrForwardedLookAlike},
+		{"X.Forwarded.Proto", HdrForwardedLookAlike},
+		{"X_Forwarded_Proto", HdrForwardedLookAlike},
+		{"X-Forwarded-For", HdrXForwardedFor}, // the real one
+		{"X-Forwarded-Host", HdrOther},
+		{"X_Forwarded_Host", HdrOther},
+		{"X-Forwarded-Fo", HdrOther},
+		{"X-Forwarded-Prot", HdrOther},
+		{"X_Forwarded_Fors", HdrOther},
+		{"X-Forwarded-Proto-Version", HdrOther},
+		{"Transfer_Encoding", HdrFramingLookAlike},
+	} {
+		var r Request
+		in := "GET / HTTP/1.1\r\nHost: a\r\n" + c.name + ": 6.6.6.6\r\n\r\n"
+		_, err := ParseRequest([]byte(in), &r)
+		if c.want == HdrFramingLookAlike {
+			if err != ErrFramingLookAlike {
+				t.Errorf("%s: err %v, want ErrFramingLookAlike", c.name, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		h := r.Headers[1]
+		if h.ID != c.want || h.Hop != (c.want == HdrForwardedLookAlike) {
+			t.Errorf("%s: ID %v Hop %v; want ID %v", c.name, h.ID, h.Hop, c.want)
+		}
+	}
+}

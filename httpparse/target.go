@@ -76,6 +76,42 @@ func checkTarget(m, t []byte) error {
 	return nil
 }
 
+// hostMatchesTarget reports whether host names the authority of target, a
+// request-target that checkTarget accepted; any target that is not in
+// absolute-form matches. ASCII case and the scheme's default port are
+// ignored.
+func hostMatchesTarget(target, host []byte) bool {
+	var auth []byte
+	var def string
+	switch {
+	case len(target) > len("http://") && EqualFoldASCII(target[:len("http://")], "http://"):
+		auth, def = target[len("http://"):], ":80"
+	case len(target) > len("https://") && EqualFoldASCII(target[:len("https://")], "https://"):
+		auth, def = target[len("https://"):], ":443"
+	default:
+		return true
+	}
+	for i, c := range auth {
+		if c == '/' || c == '?' {
+			auth = auth[:i]
+			break
+		}
+	}
+	return equalFoldBytes(trimDefaultPort(auth, def), trimDefaultPort(host, def))
+}
+
+// trimDefaultPort drops a trailing default port (":80"), or an empty one
+// (":", RFC 3986 §3.2.3), from an authority.
+func trimDefaultPort(a []byte, def string) []byte {
+	if n := len(a) - len(def); n > 0 && string(a[n:]) == def {
+		return a[:n]
+	}
+	if n := len(a) - 1; n > 0 && a[n] == ':' {
+		return a[:n]
+	}
+	return a
+}
+
 // checkAuthority reports whether a is uri-host [":" port] (RFC 3986
 // §3.2.2, §3.2.3) with a host that is not empty (RFC 9110 §4.2.1: an http
 // URI with an empty host is invalid) and, when needPort, a port that is

@@ -58,6 +58,10 @@ const (
 	// separators (lookalike.go): Transfer_Encoding, ContentLength. A
 	// request with one is ErrFramingLookAlike; in a response it is Hop.
 	HdrFramingLookAlike
+	// HdrForwardedLookAlike is a field whose name is not X-Forwarded-For
+	// or X-Forwarded-Proto but reads as one of them to the same servers
+	// (lookalike.go): X_Forwarded_For. It is Hop, so never forwarded.
+	HdrForwardedLookAlike
 )
 
 // Header is one field line. Name and Value are sub-slices of the parsed
