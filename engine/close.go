@@ -36,7 +36,6 @@ func (l *loop) rejectRequest(cl *clientConn, code int, err error, head bool) {
 	if err != nil && l.srv.log.Enabled(context.Background(), slog.LevelDebug) {
 		l.srv.log.Debug("request rejected", "status", code, "source", fromClient, "err", err)
 	}
-	cl.keepAlive = false
 	if !l.writeClient(cl, errorResponse(code, true, head)) {
 		return
 	}
