@@ -116,8 +116,7 @@ func (l *loop) closing(cl *clientConn) bool {
 		return true
 	}
 	if cl.sock.eof {
-		l.forgetClient(cl) // input has ended: nothing to linger for
-		l.shut(&cl.sock, false)
+		l.endClient(cl, false) // input has ended: nothing to linger for
 		return false
 	}
 	cl.setPhase(cpLinger)
@@ -142,8 +141,7 @@ func (l *loop) lingerTimeout(cl *clientConn) {
 		l.lingerOn(cl)
 		return
 	}
-	l.forgetClient(cl)
-	l.shut(&cl.sock, false)
+	l.endClient(cl, false)
 }
 
 // abortClient cuts a client off whose response cannot be completed (see
@@ -188,8 +186,14 @@ func (l *loop) resetClient(cl *clientConn, err error) {
 		l.srv.log.Debug("client reset", "err", err)
 	}
 	l.dropBackend(cl)
+	l.endClient(cl, true)
+}
+
+// endClient marks a client closed, lets go of what it holds and closes its
+// socket; rst makes the close a reset.
+func (l *loop) endClient(cl *clientConn, rst bool) {
 	l.forgetClient(cl)
-	l.shut(&cl.sock, true)
+	l.shut(&cl.sock, rst)
 }
 
 // forgetClient marks a client closed and lets go of everything it holds
@@ -319,8 +323,7 @@ func (l *loop) clientGone(cl *clientConn) {
 		return
 	}
 	l.dropBackend(cl)
-	l.forgetClient(cl)
-	l.shut(&cl.sock, false)
+	l.endClient(cl, false)
 }
 
 // onBackendClose runs from OnClose for a backend connection (see
