@@ -35,6 +35,7 @@ const (
 	kStall    = 's' // stall mid-body past BackendTimeout
 	kGarbage  = 'g' // a response head PILB cannot parse
 	kEarly    = 'e' // 413 and close, before reading the request body
+	kTunnel   = 'w' // 101, then echo what comes (read p.split at a time, p.pauseMs between) until EOF
 )
 
 func (p *plan) path() string {
@@ -85,6 +86,10 @@ func chaosBackend(c *bconn) {
 		p, err := parsePlan(fields[1])
 		if err != nil {
 			_ = c.write("HTTP/1.1 599 Bad Plan\r\nContent-Length: 0\r\n\r\n")
+			return
+		}
+		if p.kind == kTunnel {
+			chaosTunnel(c, p)
 			return
 		}
 		if p.kind == kEarly {
@@ -206,4 +211,28 @@ func chaosWrite(c *bconn, b []byte, p *plan) bool {
 		}
 	}
 	return true
+}
+
+// chaosTunnel answers an upgrade and echoes the tunnel's bytes, reading
+// p.split at a time with p.pauseMs between reads (a slow reader makes
+// PILB pause the client), until the client's side ends.
+func chaosTunnel(c *bconn, p *plan) {
+	if c.write(fmt.Sprintf("HTTP/1.1 101 Switching Protocols\r\nUpgrade: chaos\r\nConnection: Upgrade\r\nX-Id: %d\r\n\r\n", p.id)) != nil {
+		return
+	}
+	buf := make([]byte, max(p.split, 1024))
+	for {
+		n, err := c.br.Read(buf)
+		if n > 0 {
+			if _, werr := c.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return // EOF: the client's end, passed on by PILB
+		}
+		if p.pauseMs > 0 {
+			time.Sleep(time.Duration(p.pauseMs) * time.Millisecond)
+		}
+	}
 }

@@ -70,6 +70,7 @@ type chaosClient struct {
 	slowRead bool
 	halfShut bool // shutdown(SHUT_WR) after the last request
 	resetAt  int  // reset the connection while on request k (1-based); 0: never
+	tunnel   bool // one upgrade request, then bytes both ways (plans[0] is kTunnel)
 	plans    []*plan
 }
 
@@ -78,6 +79,20 @@ var chaosIDs atomic.Int64
 // newChaosClient draws a client and its plans.
 func newChaosClient(rng *rand.Rand) *chaosClient {
 	cc := &chaosClient{rng: rng, minor: 1}
+	if rng.IntN(12) == 0 {
+		p := &plan{id: int(chaosIDs.Add(1)), kind: kTunnel, status: 101, framing: 'l', size: rng.IntN(3 << 20)}
+		if rng.IntN(3) == 0 {
+			p.split, p.pauseMs = 1+rng.IntN(64<<10), rng.IntN(3) // a slow echo
+		}
+		cc.tunnel, cc.plans = true, []*plan{p}
+		cc.trickle = rng.IntN(4) == 0
+		cc.slowRead = rng.IntN(4) == 0
+		cc.halfShut = rng.IntN(2) == 0
+		if rng.IntN(10) == 0 {
+			cc.resetAt = 1
+		}
+		return cc
+	}
 	if rng.IntN(6) == 0 {
 		cc.minor = 0
 		cc.keep10 = rng.IntN(2) == 0
@@ -234,6 +249,10 @@ const (
 
 // run plays one client connection against the proxy at addr.
 func (cc *chaosClient) run(addr string, res *chaosResult) {
+	if cc.tunnel {
+		cc.runTunnel(addr, res)
+		return
+	}
 	// Everything random is drawn before the reader and writer start.
 	type req struct {
 		head string
@@ -659,5 +678,85 @@ func chaosScenario(t *testing.T) {
 	t.Logf("chaos: RSS %.1f MB before, %.1f MB after", float64(rss0)/1e6, float64(rss)/1e6)
 	if rss > rss0+48<<20 && !raceEnabled { // the race detector's shadow memory stays
 		t.Errorf("RSS %.1f MB after the run, %.1f MB before", float64(rss)/1e6, float64(rss0)/1e6)
+	}
+}
+
+// runTunnel plays an upgrade: the 101 must carry the request's id, and
+// every byte sent through the tunnel must come back, in order. A client
+// that half-closes after sending must get the rest of the echo and then
+// the end (PILB passes the end of its output on to the backend).
+func (cc *chaosClient) runTunnel(addr string, res *chaosResult) {
+	p := cc.plans[0]
+	wrng := rand.New(rand.NewPCG(cc.rng.Uint64(), 1))
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		res.fail("dial: %v", err)
+		return
+	}
+	tc := nc.(*net.TCPConn)
+	defer func() {
+		_ = tc.SetLinger(0)
+		_ = tc.Close()
+	}()
+	fail := func(format string, args ...any) {
+		res.fail("tunnel client %s (%s, slow=%v half=%v trickle=%v): %s", nc.LocalAddr(), p.path(), cc.slowRead, cc.halfShut, cc.trickle, fmt.Sprintf(format, args...))
+	}
+	_ = nc.SetDeadline(time.Now().Add(3 * chaosReadDeadline))
+	if _, err := fmt.Fprintf(nc, "GET %s HTTP/1.1\r\nHost: chaos\r\nConnection: Upgrade\r\nUpgrade: chaos\r\n\r\n", p.path()); err != nil {
+		fail("write: %v", err)
+		return
+	}
+	var rd io.Reader = nc
+	if cc.slowRead {
+		rd = &slowReader{r: nc, rng: rand.New(rand.NewPCG(cc.rng.Uint64(), 2))}
+	}
+	br := bufio.NewReaderSize(rd, 4096)
+	m, err := readHead(br)
+	if err != nil || m.status() != 101 || m.get("X-Id") != strconv.Itoa(p.id) {
+		fail("upgrade answer %v, %v", headLine(m), err)
+		return
+	}
+	want := chaosBody(p.id, p.size)
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		send := want
+		if cc.resetAt == 1 {
+			send = send[:len(send)/2]
+		}
+		if !cc.write(nc, send, wrng) {
+			return
+		}
+		if cc.resetAt == 1 {
+			_ = tc.SetLinger(0)
+			_ = tc.Close()
+			return
+		}
+		if cc.halfShut {
+			_ = tc.CloseWrite()
+		}
+	}()
+	got := make([]byte, len(want))
+	n, err := io.ReadFull(br, got)
+	<-wrote
+	if cc.resetAt == 1 {
+		res.reset.Add(1)
+		return
+	}
+	if err != nil {
+		fail("echo: %d of %d bytes: %v", n, len(want), err)
+		return
+	}
+	if !bytes.Equal(got, want) {
+		fail("echo differs at byte %d", firstDiff(got, want))
+		return
+	}
+	res.answered.Add(1)
+	if cc.halfShut {
+		if b, err := br.ReadByte(); err == nil {
+			fail("byte %q after the echo", b)
+		} else if isTimeout(err) {
+			fail("tunnel not closed after a half-close and the whole echo")
+		}
 	}
 }

@@ -289,7 +289,8 @@ func (l *loop) onClientClose(cl *clientConn, c gnet.Conn, err error) {
 }
 
 // keepHalfClosed keeps a client that ended its output (shutdown(SHUT_WR),
-// or a FIN behind its last request) while a response is owed to it: gnet
+// or a FIN behind its last request) while a response (or, in a tunnel,
+// anything more from the backend) is owed to it: gnet
 // closes a connection on EOF, so the socket is duplicated before gnet
 // closes it and the response is written to the duplicate (sock.go). What
 // the client sent and PILB has not read yet (pipelined requests) stays in
@@ -297,7 +298,11 @@ func (l *loop) onClientClose(cl *clientConn, c gnet.Conn, err error) {
 // take now, gnet's close would cut it: the connection is reset instead,
 // so that the cut shows.
 func (l *loop) keepHalfClosed(cl *clientConn, c gnet.Conn) bool {
-	if cl.phase != cpExchange || !cl.reqDone && !cl.bodyRefused {
+	switch {
+	case cl.phase == cpTunnel && cl.be != nil:
+		// The end of the client's output is passed on to the backend
+		// (tunnelInputEnded); what the backend still sends is owed.
+	case cl.phase != cpExchange || !cl.reqDone && !cl.bodyRefused:
 		return false // nothing owed, or the client cut its own request short
 	}
 	cl.takeInput()
@@ -312,7 +317,11 @@ func (l *loop) keepHalfClosed(cl *clientConn, c gnet.Conn) bool {
 	}
 	cl.sock.setState(sockOff)
 	cl.sock.c, cl.sock.fd, cl.sock.eof = nil, fd, true
-	l.wheel.set(&cl.tm, 0)
+	if cl.phase == cpTunnel {
+		l.watchClient(cl) // the drain poll passes the end on (tunnelInputEnded)
+	} else {
+		l.wheel.set(&cl.tm, 0)
+	}
 	return true
 }
 
