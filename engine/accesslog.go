@@ -285,9 +285,9 @@ func (l *loop) logRequest(a *AccessLog, cl *clientConn, d time.Duration) {
 	if e.status == 0 {
 		e.status = statusClientGone
 	}
-	e.minor = cl.minor
+	e.minor = int(cl.minor)
 	e.in, e.out = rec.in, rec.out
-	e.retries = max(cl.tries-1, 0)
+	e.retries = max(int(cl.tries)-1, 0)
 	e.pool = noLabel
 	if cl.pool != nil {
 		e.pool = cl.pool.Name()
@@ -296,7 +296,7 @@ func (l *loop) logRequest(a *AccessLog, cl *clientConn, d time.Duration) {
 	if rec.b != nil {
 		e.backend = rec.b.ID
 	}
-	e.text = append(e.text[:0], cl.ip...)
+	e.text = cl.ip.AppendTo(e.text[:0])
 	e.ipLen = len(e.text)
 	e.hasReq = rec.line != nil
 	if e.hasReq {
@@ -312,7 +312,7 @@ func (l *loop) logRejected(a *AccessLog, cl *clientConn, code int) {
 	if e == nil {
 		return
 	}
-	*e = logEntry{text: append(e.text[:0], cl.ip...), start: time.Now().UnixNano(), status: code,
+	*e = logEntry{text: cl.ip.AppendTo(e.text[:0]), start: time.Now().UnixNano(), status: code,
 		minor: 1, pool: noLabel, backend: noLabel, out: int64(len(errorResponse(code, true, false)))}
 	e.ipLen = len(e.text)
 	l.ops.ring.tail.Add(1)

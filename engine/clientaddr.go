@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"net"
 	"net/netip"
 
 	"github.com/panjf2000/gnet/v2"
@@ -28,15 +27,11 @@ import (
 // layer-4 balancer that passes the client's own headers on unchanged.
 // X-Forwarded-For is always appended to, never trusted or cut.
 
-// clientAccepted sets up a new client's address state from its socket.
-func (s *Server) clientAccepted(cl *clientConn, c gnet.Conn) {
-	if len(s.cfg.TrustedProxies) == 0 {
-		return
-	}
-	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		if ip, ok := netip.AddrFromSlice(a.IP); ok {
-			cl.ops.trusted = s.trusts(ip.Unmap())
-		}
+// clientAccepted sets up a new client's address state from its socket's
+// address (cl.ip, set at accept).
+func (s *Server) clientAccepted(cl *clientConn, _ gnet.Conn) {
+	if len(s.cfg.TrustedProxies) > 0 {
+		cl.ops.trusted = s.trusts(cl.ip)
 	}
 }
 
@@ -77,10 +72,9 @@ func (l *loop) readProxyHeader(cl *clientConn, buf []byte) bool {
 	if h.Local {
 		return true
 	}
-	ip := h.Source.Addr().Unmap()
-	cl.ip = ip.AppendTo(cl.ip[:0])
+	cl.ip = h.Source.Addr().Unmap()
 	if len(l.cfg.TrustedProxies) > 0 {
-		cl.ops.trusted = l.srv.trusts(ip)
+		cl.ops.trusted = l.srv.trusts(cl.ip)
 	}
 	return true
 }
@@ -91,7 +85,7 @@ func (l *loop) warnProxyHeader(cl *clientConn, err error) {
 	if !ok {
 		return
 	}
-	attrs := []any{"peer", string(cl.ip), "err", err.Error()}
+	attrs := []any{"peer", cl.ip.String(), "err", err.Error()}
 	if suppressed > 0 {
 		attrs = append(attrs, "suppressed", suppressed)
 	}

@@ -34,7 +34,6 @@ import (
 // framing error nothing that follows on the connection can be trusted.
 func (l *loop) rejectRequest(cl *clientConn, code int, err error, head bool) {
 	l.rejected(cl, code, err) // ops: counted, logged at warn (rate limited), access-logged (record.go)
-	cl.keepAlive = false
 	if !l.writeClient(cl, errorResponse(code, true, head)) {
 		return
 	}
@@ -114,8 +113,7 @@ func (l *loop) closing(cl *clientConn) bool {
 		return true
 	}
 	if cl.sock.eof {
-		l.forgetClient(cl) // input has ended: nothing to linger for
-		l.shut(&cl.sock, false)
+		l.endClient(cl, false) // input has ended: nothing to linger for
 		return false
 	}
 	cl.setPhase(cpLinger)
@@ -140,8 +138,7 @@ func (l *loop) lingerTimeout(cl *clientConn) {
 		l.lingerOn(cl)
 		return
 	}
-	l.forgetClient(cl)
-	l.shut(&cl.sock, false)
+	l.endClient(cl, false)
 }
 
 // abortClient cuts a client off whose response cannot be completed (see
@@ -187,8 +184,14 @@ func (l *loop) resetClient(cl *clientConn, err error) {
 		l.srv.log.Debug("client reset", "err", err)
 	}
 	l.dropBackend(cl)
+	l.endClient(cl, true)
+}
+
+// endClient marks a client closed, lets go of what it holds and closes its
+// socket; rst makes the close a reset.
+func (l *loop) endClient(cl *clientConn, rst bool) {
 	l.forgetClient(cl)
-	l.shut(&cl.sock, true)
+	l.shut(&cl.sock, rst)
 }
 
 // forgetClient marks a client closed and lets go of everything it holds
@@ -285,7 +288,8 @@ func (l *loop) onClientClose(cl *clientConn, c gnet.Conn, err error) {
 }
 
 // keepHalfClosed keeps a client that ended its output (shutdown(SHUT_WR),
-// or a FIN behind its last request) while a response is owed to it: gnet
+// or a FIN behind its last request) while a response (or, in a tunnel,
+// anything more from the backend) is owed to it: gnet
 // closes a connection on EOF, so the socket is duplicated before gnet
 // closes it and the response is written to the duplicate (sock.go). What
 // the client sent and PILB has not read yet (pipelined requests) stays in
@@ -293,7 +297,11 @@ func (l *loop) onClientClose(cl *clientConn, c gnet.Conn, err error) {
 // take now, gnet's close would cut it: the connection is reset instead,
 // so that the cut shows.
 func (l *loop) keepHalfClosed(cl *clientConn, c gnet.Conn) bool {
-	if cl.phase != cpExchange || !cl.reqDone && !cl.bodyRefused {
+	switch {
+	case cl.phase == cpTunnel && cl.be != nil:
+		// The end of the client's output is passed on to the backend
+		// (tunnelInputEnded); what the backend still sends is owed.
+	case cl.phase != cpExchange || !cl.reqDone && !cl.bodyRefused:
 		return false // nothing owed, or the client cut its own request short
 	}
 	cl.takeInput()
@@ -308,7 +316,11 @@ func (l *loop) keepHalfClosed(cl *clientConn, c gnet.Conn) bool {
 	}
 	cl.sock.setState(sockOff)
 	cl.sock.c, cl.sock.fd, cl.sock.eof = nil, fd, true
-	l.wheel.set(&cl.tm, 0)
+	if cl.phase == cpTunnel {
+		l.watchClient(cl) // the drain poll passes the end on (tunnelInputEnded)
+	} else {
+		l.wheel.set(&cl.tm, 0)
+	}
 	return true
 }
 
@@ -319,8 +331,7 @@ func (l *loop) clientGone(cl *clientConn) {
 		return
 	}
 	l.dropBackend(cl)
-	l.forgetClient(cl)
-	l.shut(&cl.sock, false)
+	l.endClient(cl, false)
 }
 
 // onBackendClose runs from OnClose for a backend connection (see

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"net/netip"
 
 	"github.com/valyala/bytebufferpool"
 
@@ -96,39 +97,44 @@ func (be *backendConn) setPhase(next backendPhase) {
 
 // clientConn is one client connection. It lives on one loop and is touched
 // only by that loop's goroutine.
+//
+// Its fields are ordered for size: every idle keep-alive client costs one
+// of these (and gnet's own connection), so a few bytes times the tens of
+// thousands of connections a proxy holds matter.
 type clientConn struct {
-	l     *loop
-	sock  sock
-	phase clientPhase
-	idx   int // position in l.clients
-	tm    timer
+	l    *loop
+	sock sock
+	tm   timer
+	ip   netip.Addr // client address, for X-Forwarded-For; set at accept
+	idx  int        // position in l.clients
 
-	ip      []byte // client address, for X-Forwarded-For; set at accept
-	scanned int    // httpparse resume offset of a partial head
-	stash   stash  // input read before the socket went off the loop, not yet consumed
-
-	// The exchange in progress (phases exchange and tunnel).
-	pool        *pool.Pool // routed at the head: every try of the request picks in it
-	be          *backendConn
-	out         *bytebufferpool.ByteBuffer // upstream request head (and body, when retained); nil outside an exchange
-	retained    bool                       // out holds the whole request, so it can be sent again
-	reqBody     msgBody                    // what is still to come of the request body
-	reqDone     bool                       // the whole request has been handed to the backend conn
-	minor       int                        // the client's HTTP minor version
-	isHEAD      bool
-	idempot     bool // method is idempotent (RFC 9110 §9.2.2): safe to retry
-	keepAlive   bool // the client may send another request after this exchange
-	upgrade     bool
-	closeAfter  bool // the connection ends after this response
-	respStarted bool // some byte of the final response reached the client
-	bodyRefused bool // the backend answered before the body ended, and closes: the rest is dropped
-	tries       int  // backends tried for this request
+	stash   stash // input read before the socket went off the loop, not yet consumed
+	scanned int32 // httpparse resume offset of a partial head
+	phase   clientPhase
+	minor   uint8 // the client's HTTP minor version
+	tries   uint8 // backends tried for this request
 
 	// busy is set while serveClient runs, so that work finished in a
 	// nested call (a response ending inside a request's dispatch) does not
 	// re-enter it: the outer loop goes on.
 	busy bool
 
+	// The exchange in progress (phases exchange and tunnel).
+	retained    bool // out holds the whole request, so it can be sent again
+	reqDone     bool // the whole request has been handed to the backend conn
+	isHEAD      bool
+	idempot     bool // method is idempotent (RFC 9110 §9.2.2): safe to retry
+	keepAlive   bool // the client may send another request after this exchange
+	upgrade     bool
+	closeAfter  bool                       // the connection ends after this response
+	respStarted bool                       // some byte of the final response reached the client
+	bodyRefused bool                       // the backend answered before the body ended, and closes: the rest is dropped
+	pool        *pool.Pool                 // routed at the head: every try of the request picks in it
+	be          *backendConn               //
+	out         *bytebufferpool.ByteBuffer // upstream request head (and body, when retained); nil outside an exchange
+	reqBody     msgBody                    // what is still to come of the request body
+
+	// Closing (closing, linger, aborting).
 	lingerEnd  int64 // the latest a lingering close may last
 	drainLeft  int   // output still owed at the last drain check
 	drainSince int64 // when the owed output last shrank; 0: not measured yet
@@ -147,6 +153,7 @@ type backendConn struct {
 
 	cl      *clientConn // the exchange it serves; nil when idle
 	pooled  bool        // came out of the idle pool for this exchange (rather than dialed for it)
+	queued  bool        // waits in the loop's line of dials (dial.go)
 	gotResp bool        // some byte of the response arrived
 	scanned int         // httpparse resume offset of a partial response head
 

@@ -90,6 +90,12 @@
 //     already gone (no remote address), and the pool swallows the panic: the
 //     result channel closes without a result. PILB checks the address first
 //     and treats a missing result as a failure.
+//   - No way to register a socket whose connect is in progress (Enroll
+//     needs a connected net.Conn). Each connect is a goroutine that dials
+//     and enrolls; a loop runs at most maxDials of them, more wait in line
+//     with their request held, and a connection that goes idle is handed
+//     to the oldest waiting request instead (dial.go): a burst of new
+//     clients costs neither a goroutine each nor a dial each.
 //   - OnTick runs on one goroutine for the whole engine, not on the loops.
 //     Each loop has its own ticker goroutine that queues a tick with
 //     Execute: every tickSlow, or at the drain poll's period.

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -589,5 +590,64 @@ func pauseCyclesScenario(t *testing.T) {
 	be.stop()
 	if !eventually(5*time.Second, func() bool { return openFDs(t) <= fds0 }) {
 		t.Fatalf("descriptors: %d open after, %d before\n%s", openFDs(t), fds0, fdList(t))
+	}
+}
+
+// TestE2EBurstOfNewClients: far more new clients at once than a loop dials
+// backend connections at once (maxDials): every request is answered,
+// requests waiting in line take the connections freed by finished
+// responses (so the backend sees fewer connections than requests), and
+// the line is empty afterwards.
+func TestE2EBurstOfNewClients(t *testing.T) {
+	t.Parallel()
+	be := startScripted(t, serveOK)
+	cfg := e2eConfig()
+	cfg.Loops = 1
+	cfg.Backends = setOf(t, be.Addr())
+	s := startProxy(t, cfg)
+	const n = 20 * maxDials
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	errs := make(chan error, n)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.DialTimeout("tcp", s.Addr(), 10*time.Second)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+			<-start
+			if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: b\r\n\r\n"); err != nil {
+				errs <- err
+				return
+			}
+			m, err := readResponse(bufio.NewReader(c), "GET")
+			if err != nil || m.status() != 200 {
+				errs <- fmt.Errorf("%v %v", err, headLine(m))
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	t.Logf("%d requests over %d backend connections", n, be.conns.Load())
+	if be.conns.Load() >= n {
+		t.Errorf("%d backend connections for %d requests: no request took a freed connection", be.conns.Load(), n)
+	}
+	for _, l := range loopsOf(s) {
+		done := make(chan string, 1)
+		_ = l.el.Execute(context.Background(), runnable(func() {
+			done <- fmt.Sprintf("dials %d, queued %d, waiting %d", l.dials, len(l.dialQueue), len(l.waiting))
+		}))
+		if got := recvWithin(t, done, 5*time.Second); got != "dials 0, queued 0, waiting 0" {
+			t.Errorf("after the burst: %s", got)
+		}
 	}
 }

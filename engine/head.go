@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"net/netip"
 	"strconv"
 
 	"github.com/pilb-proxy/pilb/httpparse"
@@ -29,7 +30,7 @@ const crlf = "\r\n"
 //   - An upgrade request keeps its Upgrade field and says
 //     Connection: Upgrade; nothing else says Connection: the backend hop
 //     is HTTP/1.1 keep-alive by default.
-func appendRequestHead(dst []byte, r *httpparse.Request, clientIP []byte, proto string) []byte {
+func appendRequestHead(dst []byte, r *httpparse.Request, clientIP netip.Addr, proto string) []byte {
 	dst = append(dst, r.Method...)
 	dst = append(dst, ' ')
 	dst = append(dst, r.Target...)
@@ -70,7 +71,7 @@ func appendRequestHead(dst []byte, r *httpparse.Request, clientIP []byte, proto 
 			}
 		}
 	}
-	dst = append(dst, clientIP...)
+	dst = clientIP.AppendTo(dst)
 	dst = append(dst, "\r\nX-Forwarded-Proto: "...)
 	dst = append(dst, proto...)
 	if r.Minor == 0 {

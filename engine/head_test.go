@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -70,7 +71,7 @@ func TestAppendRequestHead(t *testing.T) {
 			if _, err := httpparse.ParseRequest([]byte(tt.in), &r); err != nil {
 				t.Fatal(err)
 			}
-			got := string(appendRequestHead(nil, &r, []byte("192.0.2.7"), "http"))
+			got := string(appendRequestHead(nil, &r, netip.MustParseAddr("192.0.2.7"), "http"))
 			if got != tt.want {
 				t.Errorf("head\n got %q\nwant %q", got, tt.want)
 			}

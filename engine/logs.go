@@ -64,7 +64,7 @@ func (l *loop) warnGenerated(cl *clientConn, code int, err error, src errorSourc
 	if !ok {
 		return
 	}
-	attrs := []any{"status", code, "source", src.String(), "client", string(cl.ip)}
+	attrs := []any{"status", code, "source", src.String(), "client", cl.ip.String()}
 	if err != nil {
 		attrs = append(attrs, "err", err.Error())
 	}
@@ -81,7 +81,7 @@ func (l *loop) warnCut(cl *clientConn, err error, src errorSource) {
 	if !ok {
 		return
 	}
-	attrs := []any{"status", cl.ops.rec.status, "source", src.String(), "client", string(cl.ip)}
+	attrs := []any{"status", cl.ops.rec.status, "source", src.String(), "client", cl.ip.String()}
 	if err != nil {
 		attrs = append(attrs, "err", err.Error())
 	}

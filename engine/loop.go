@@ -2,22 +2,21 @@ package engine
 
 import (
 	"context"
-	"errors"
-	"net"
 	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
-	"golang.org/x/sys/unix"
 
 	"github.com/pilb-proxy/pilb/httpparse"
 	"github.com/pilb-proxy/pilb/pool"
 )
 
-// tickSlow is how often a loop advances its deadline wheel and tends its
-// pools; deadlines fire within about wheelTick plus this after they pass.
-// It is also the slowest drain poll (pause.go).
-const tickSlow = 10 * time.Millisecond
+const (
+	// tickSlow is how often a loop advances its deadline wheel and tends
+	// its pools; deadlines fire within about wheelTick plus this after they
+	// pass. It is also the slowest drain poll (pause.go).
+	tickSlow = 10 * time.Millisecond
+)
 
 // loop is the state of one gnet event loop: its connections, its backend
 // connection pool and its scratch space. Only the loop's goroutine touches
@@ -37,13 +36,16 @@ type loop struct {
 	// (unread input, output, a dial's request): see pause.go.
 	maxHeld int
 
-	pool     *pool.ConnPool[*backendConn]
-	clients  []*clientConn
-	backends []*backendConn        // open, dialing or off the loop; busy or idle
-	dialing  map[*pool.Backend]int // connects under way; every backend with a conn here has a key
-	wheel    wheel
-	nextSlow int64 // when the next slow tick is due
-	drained  bool  // drain() has run since Shutdown began
+	pool      *pool.ConnPool[*backendConn]
+	clients   []*clientConn
+	backends  []*backendConn                   // open, dialing or off the loop; busy or idle
+	dialing   map[*pool.Backend]int            // connects under way or queued; every backend with a conn here has a key
+	dials     int                              // connects started and not finished (at most maxDials)
+	dialQueue []*backendConn                   // connects waiting for one of those to finish, oldest first (dial.go)
+	waiting   map[*pool.Backend][]*backendConn // the same, by backend, for hand-offs
+	wheel     wheel
+	nextSlow  int64 // when the next slow tick is due
+	drained   bool  // drain() has run since Shutdown began
 
 	// The drain watch (pause.go).
 	watch      []watchItem
@@ -77,6 +79,7 @@ func newLoop(s *Server, el gnet.EventLoop) *loop {
 		maxHeld: 2*s.cfg.HighWater + readBufferCap,
 		pool:    pool.NewConnPool[*backendConn](s.cfg.MaxIdlePerBackend, s.cfg.BackendIdleTimeout),
 		dialing: make(map[*pool.Backend]int),
+		waiting: make(map[*pool.Backend][]*backendConn),
 		wake:    make(chan struct{}, 1),
 	}
 	l.wheel.init(l.now)
@@ -231,10 +234,13 @@ func (l *loop) predial() {
 		return
 	}
 	for _, b := range table.Backends() {
+		if l.dials >= maxDials {
+			return // pre-dials never wait in line: the next tick goes on
+		}
 		if !b.Available(l.now) {
 			continue
 		}
-		for n := l.pool.Want(b, l.cfg.ConnsPerBackend) - l.dialing[b]; n > 0; n-- {
+		for n := min(l.pool.Want(b, l.cfg.ConnsPerBackend)-l.dialing[b], maxDials-l.dials); n > 0; n-- {
 			l.dial(b)
 		}
 	}
@@ -321,134 +327,4 @@ func removeListed[T listed](list []T, x T) (_ []T, ok bool) {
 	list[last] = zero
 	*x.index() = -1
 	return list[:last], true
-}
-
-// newBackendConn returns a dialing backend connection to b, listed.
-func (l *loop) newBackendConn(b *pool.Backend) *backendConn {
-	be := &backendConn{l: l, b: b, sock: sock{fd: -1}}
-	be.tm.be = be
-	b.ConnOpened()
-	l.dialing[b]++
-	l.addBackend(be)
-	return be
-}
-
-// dial starts a connect to b without blocking the loop: a goroutine dials
-// with ConnectTimeout and enrolls the socket on this loop, whose OnOpen
-// then finds the backendConn in the connection's context. A failure comes
-// back to the loop through exec.
-func (l *loop) dial(b *pool.Backend) *backendConn {
-	be := l.newBackendConn(b)
-	timeout := l.cfg.ConnectTimeout
-	go func() {
-		d := net.Dialer{Timeout: timeout}
-		nc, err := d.Dial("tcp", b.Addr)
-		if err == nil {
-			err = l.enroll(be, nc)
-		}
-		if err != nil {
-			l.exec(func() { l.dialFailed(be, err) })
-		}
-	}()
-	return be
-}
-
-// backendOpened runs on the loop when a dialed or resumed connection is
-// registered.
-func (l *loop) backendOpened(be *backendConn, c gnet.Conn) {
-	if be.sock.st == sockReopening {
-		if !be.sock.reopened(c) {
-			return
-		}
-		if be.phase == bpClosed {
-			l.shut(&be.sock, false)
-			return
-		}
-		if be.cl == nil {
-			l.closeBackend(be)
-			return
-		}
-		if be.phase == bpBody {
-			l.wheel.set(&be.tm, l.now+int64(l.cfg.BackendTimeout))
-		}
-		// What arrived meanwhile is read once gnet polls the socket.
-		return
-	}
-	l.dialing[be.b]--
-	if be.phase == bpClosed {
-		be.sock.c = c
-		be.sock.setState(sockOn)
-		l.shut(&be.sock, false)
-		return
-	}
-	if !be.sock.reopened(c) {
-		return // the request's write failed: its teardown is queued
-	}
-	if be.phase == bpIdle {
-		l.idleBackend(be) // a pre-dial, or its client left while it dialed
-	}
-}
-
-// idleBackend puts a connection whose exchange ended back in the pool, or
-// closes it when the pool is full or the proxy is draining.
-func (l *loop) idleBackend(be *backendConn) {
-	if be.phase != bpIdle {
-		be.setPhase(bpIdle)
-	}
-	l.wheel.set(&be.tm, 0)
-	be.sock.dropHeld()
-	if l.srv.draining.Load() || be.b.Draining() || !l.pool.Put(be.b, be, l.now) {
-		l.closeBackend(be)
-	}
-}
-
-// dialFailed runs on the loop when a connect (or its enrolment) failed.
-func (l *loop) dialFailed(be *backendConn, err error) {
-	l.dialing[be.b]--
-	held := be.sock.held
-	be.sock.held = nil
-	be.sock.setState(sockClosed)
-	cl := be.cl
-	if be.phase != bpClosed {
-		be.setPhase(bpClosed)
-	}
-	l.forgetBackendConn(be, false)
-	if localExhaustion(err) {
-		// Out of descriptors or memory here: not the backend's fault,
-		// and ejecting it would only spread the failure.
-		l.srv.log.Warn("backend connect failed for lack of local resources", "backend", be.b.ID, "err", err)
-	} else {
-		var p *pool.Pool
-		if cl != nil {
-			p = cl.pool
-		}
-		l.reportFailure(p, be.b, err)
-	}
-	defer func() {
-		if held != nil {
-			heldPool.Put(held)
-		}
-	}()
-	if cl == nil {
-		return
-	}
-	unbind(cl, be)
-	if !cl.alive() {
-		return
-	}
-	// Nothing reached the backend, and everything of the request handed
-	// to it so far was held: a retry is safe whatever the method and
-	// however much of the body has streamed.
-	if cl.tries < maxTries && held != nil {
-		l.dispatch(cl, held.B)
-		return
-	}
-	l.failExchange(cl, 502, ErrConnect, fromBackend)
-}
-
-// localExhaustion reports whether err is this process or host running out
-// of descriptors, ports or memory, rather than the peer failing.
-func localExhaustion(err error) bool {
-	return errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) ||
-		errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.ENOMEM) || errors.Is(err, unix.EADDRNOTAVAIL)
 }

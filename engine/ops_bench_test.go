@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -88,7 +89,7 @@ func benchRecord(b *testing.B, ops Operations) {
 		b.Fatal(err)
 	}
 	be := &pool.Backend{ID: "s1", Addr: "10.0.0.1:80"}
-	cl := &clientConn{l: l, ip: []byte("192.0.2.1"), pool: pool.NewPool("", []*pool.Backend{be}, nil), tries: 1, minor: 1}
+	cl := &clientConn{l: l, ip: netip.MustParseAddr("192.0.2.1"), pool: pool.NewPool("", []*pool.Backend{be}, nil), tries: 1, minor: 1}
 	a := ops.AccessLog
 	b.ReportAllocs()
 	b.ResetTimer()

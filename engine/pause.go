@@ -123,6 +123,23 @@ func (l *loop) needInput(cl *clientConn) {
 			l.failExchange(cl, 400, ErrIncompleteBody, fromClient)
 		}
 	case cpTunnel:
+		l.tunnelInputEnded(cl)
+	}
+}
+
+// tunnelInputEnded passes the end of a tunnel client's output on to the
+// backend, once all the client sent has been written to it (a FIN must
+// follow the data): shutdown(SHUT_WR), as HAProxy forwards a shutdown. The
+// tunnel stays open for what the backend still sends, until it closes.
+func (l *loop) tunnelInputEnded(cl *clientConn) {
+	be := cl.be
+	switch {
+	case be == nil:
+		l.closeClient(cl)
+	case be.sock.wrShut:
+	case be.sock.out() > 0 || be.sock.fdNow() < 0:
+		l.watchClient(cl) // the drain poll comes back through serveClient
+	case be.sock.shutWrite() != nil:
 		l.closeClient(cl)
 	}
 }

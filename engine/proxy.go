@@ -72,10 +72,10 @@ func (l *loop) serveClientLoop(cl *clientConn) {
 				l.wheel.set(&cl.tm, l.now+int64(l.cfg.HeaderTimeout))
 			}
 			r := &l.req
-			r.Scanned = cl.scanned
+			r.Scanned = int(cl.scanned)
 			n, err := httpparse.ParseRequest(buf, r)
 			if err == httpparse.ErrNeedMore {
-				cl.scanned = r.Scanned
+				cl.scanned = int32(r.Scanned)
 				if cl.sock.st != sockOn {
 					l.needInput(cl)
 				}
@@ -159,7 +159,7 @@ func (l *loop) startExchange(cl *clientConn, buf []byte, n int) {
 	if l.cfg.MonitorURI != "" && l.monitor(cl, n) { // ops: answered by PILB itself (monitor.go)
 		return
 	}
-	cl.minor = r.Minor
+	cl.minor = uint8(r.Minor)
 	cl.isHEAD = string(r.Method) == "HEAD"
 	cl.idempot = idempotent(r.Method)
 	cl.keepAlive = r.KeepAlive && !l.srv.draining.Load()

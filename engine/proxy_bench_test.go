@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"testing"
@@ -118,6 +119,6 @@ func BenchmarkAppendRequestHead(b *testing.B) {
 		if _, err := parseRequestForTest(req, &l.req); err != nil {
 			b.Fatal(err)
 		}
-		dst = appendRequestHead(dst[:0], &l.req, []byte("127.0.0.1"), "http")
+		dst = appendRequestHead(dst[:0], &l.req, netip.MustParseAddr("127.0.0.1"), "http")
 	}
 }

@@ -80,7 +80,7 @@ func (l *loop) endRequest(cl *clientConn) {
 	l.ops.stats.inFlight--
 	d := time.Since(rec.start)
 	if l.cfg.Metrics {
-		l.ops.stats.count(cl.pool, rec.b, rec.status, d, cl.tries)
+		l.ops.stats.count(cl.pool, rec.b, rec.status, d, int(cl.tries))
 	}
 	if a := l.cfg.AccessLog; a != nil {
 		l.logRequest(a, cl, d)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -296,6 +297,7 @@ func (s *Server) OnOpen(c gnet.Conn) (out []byte, action gnet.Action) {
 			x.l = s.loopOf(c)
 			x.l.addBackend(x)
 			x.l.dialing[x.b]++
+			x.l.dials++
 		}
 		l := x.l
 		l.enter(c)
@@ -324,7 +326,8 @@ func (s *Server) OnOpen(c gnet.Conn) (out []byte, action gnet.Action) {
 	cl := &clientConn{l: l, sock: sock{c: c, fd: -1, st: sockOn}}
 	cl.tm.cl = cl
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		cl.ip = []byte(a.IP.String())
+		ip, _ := netip.AddrFromSlice(a.IP)
+		cl.ip = ip.Unmap()
 	}
 	s.clientAccepted(cl, c) // ops: trusted proxy or not (clientaddr.go)
 	l.wheel.set(&cl.tm, l.now+int64(s.cfg.HeaderTimeout))

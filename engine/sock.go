@@ -61,6 +61,7 @@ type sock struct {
 	fd      int                        // the duplicate while sockOff; -1 otherwise
 	st      sockState                  //
 	eof     bool                       // the peer ended its output: nothing more will be read
+	wrShut  bool                       // PILB ended its output to the peer (shutdown(SHUT_WR))
 	watched bool                       // in the loop's drain watch (pause.go)
 	held    *bytebufferpool.ByteBuffer // output not yet handed to the kernel or to gnet; nil when none
 }
@@ -333,6 +334,7 @@ func (s *sock) shutWrite() error {
 	if fd < 0 {
 		return errSockClosed
 	}
+	s.wrShut = true
 	return unix.Shutdown(fd, unix.SHUT_WR)
 }
 

@@ -28,6 +28,15 @@ const (
 	// clsQuotedPair marks the bytes that may follow a backslash in a
 	// quoted-pair (RFC 9110 §5.6.4): HTAB, SP, VCHAR, obs-text.
 	clsQuotedPair
+	// clsAlnum marks ASCII letters and digits: the tchars that survive
+	// when a field name is read with its separators dropped (lookalike.go).
+	clsAlnum
+	// clsRegName marks the bytes of a reg-name other than pct-encoded:
+	// unreserved and sub-delims (RFC 3986 §3.2.2, §2.2, §2.3). An
+	// authority made only of them (and ':' before the port) holds no
+	// delimiter that could make its host read differently ('@', '/', '?',
+	// '#', '[', ']').
+	clsRegName
 )
 
 // charClass holds the clsXxx bits of every byte.
@@ -36,7 +45,7 @@ var charClass = func() (t [256]uint8) {
 		var bits uint8
 		switch {
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-			bits |= clsToken
+			bits |= clsToken | clsAlnum
 		}
 		switch c {
 		case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
@@ -50,6 +59,14 @@ var charClass = func() (t [256]uint8) {
 		}
 		if c >= 0x21 && c <= 0x7e {
 			bits |= clsTarget
+		}
+		if bits&clsAlnum != 0 {
+			bits |= clsRegName
+		}
+		switch c {
+		case '-', '.', '_', '~', // unreserved
+			'!', '$', '&', '\'', '(', ')', '*', '+', ',', ';', '=': // sub-delims
+			bits |= clsRegName
 		}
 		t[c] = bits
 	}

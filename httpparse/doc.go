@@ -13,8 +13,12 @@
 //
 // The parser is strict where leniency enables request smuggling: bare LF
 // line ends, obs-fold, whitespace before a colon, CTLs in values, conflicting
-// Content-Length, Transfer-Encoding with Content-Length or in HTTP/1.0, and a
-// final transfer coding other than chunked are all rejected.
+// Content-Length, Transfer-Encoding with Content-Length or in HTTP/1.0, a
+// final transfer coding other than chunked, and a field name that reads as
+// Transfer-Encoding or Content-Length once '_' and the other separators are
+// dropped (Transfer_Encoding, ContentLength; see lookalike.go) are all
+// rejected, and so is a request-target that is not one of the four forms
+// of RFC 9112 §3.2 its method may use (see target.go).
 //
 // # Resuming
 //
@@ -22,10 +26,11 @@
 // were checked; the next call with the same bytes and more appended starts
 // there, so a head that arrives a byte at a time costs linear time. Which
 // error a bad head gets does not depend on how its bytes were split across
-// calls: the request or status line is checked byte by byte in order; then
-// the field lines are searched for a bare LF and for the empty line that
-// ends the head (and the size limits), and only a complete head is parsed
-// field by field, with the first bad byte deciding the error.
+// calls: the request or status line is checked byte by byte in order, and a
+// request-target's form once its line is whole; then the field lines are
+// searched for a bare LF and for the empty line that ends the head (and the
+// size limits), and only a complete head is parsed field by field, with the
+// first bad byte deciding the error.
 //
 // # Hop-by-hop fields
 //

@@ -15,6 +15,23 @@ var (
 	// method is not a token. Status 400.
 	ErrBadRequestLine = errors.New("httpparse: malformed request line")
 
+	// ErrBadTarget is returned when the request-target is none of the
+	// four forms of RFC 9112 §3.2, or a form its method may not use (see
+	// checkTarget): "GET ! HTTP/1.1", "GET foo", "GET *" (asterisk-form is
+	// for OPTIONS), "GET host:80" (authority-form is for CONNECT),
+	// "CONNECT /", an absolute-form with a scheme other than http or https,
+	// an empty host or a userinfo. Status 400.
+	ErrBadTarget = errors.New("httpparse: request-target of no form its method allows")
+
+	// ErrHostMismatch is returned when an absolute-form request-target
+	// names another authority than the Host field: RFC 9112 §3.2.2 makes an
+	// origin server ignore Host then, while routing, logging and
+	// applications often read Host; a request that means two hosts is
+	// refused rather than forwarded to be read either way (HAProxy does
+	// the same). Case and a default port (:80 for http, :443 for https)
+	// do not count as a difference. Status 400.
+	ErrHostMismatch = errors.New("httpparse: Host differs from the request-target's authority")
+
 	// ErrBadStatusLine is returned when a response's status line is not
 	// HTTP-version SP 3DIGIT SP reason-phrase CRLF (RFC 9112 §4). Status 502
 	// (it comes from a backend).
@@ -49,6 +66,16 @@ var (
 	// the classic request-smuggling vector. The connection must be closed
 	// after the error response. Status 400.
 	ErrConflictingFraming = errors.New("httpparse: both Transfer-Encoding and Content-Length")
+
+	// ErrFramingLookAlike is returned for a request with a field whose
+	// name reads as Transfer-Encoding or Content-Length once ASCII case is
+	// ignored and the separators ('-', '_', '.' and the other tchars that
+	// are not letters or digits) are dropped, but is not that name:
+	// Transfer_Encoding, TransferEncoding, Content.Length. PILB frames the
+	// request without it; a backend that maps '-' to '_' (CGI, WSGI, Rack)
+	// or drops separators would frame it with it (lookalike.go). Status
+	// 400.
+	ErrFramingLookAlike = errors.New("httpparse: field name looks like Transfer-Encoding or Content-Length")
 
 	// ErrTransferEncodingHTTP10 is returned for a Transfer-Encoding header
 	// in an HTTP/1.0 request (RFC 9112 §6.1: a 1.0 message with it must be

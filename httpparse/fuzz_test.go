@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"reflect"
@@ -18,10 +19,35 @@ import (
 // values; when net/http rejects the framing (Content-Length,
 // Transfer-Encoding), so does PILB. net/http is more lenient than PILB in
 // places (bare LF, obs-fold, TE in HTTP/1.0), so PILB rejecting what
-// net/http accepts is not checked.
+// net/http accepts is not checked. Beyond net/http: no accepted request
+// has a field whose name reads as Transfer-Encoding or Content-Length
+// with the separators dropped (lookalike.go), checked against the obvious
+// statement of that rule, and a response's look-alikes are always Hop;
+// every accepted request-target has a form its method may use (RFC 9112
+// §3.2), checked against a plain restatement of checkTarget.
+
+// smuggleSeeds are requests that a backend reading field names or
+// targets loosely may take differently, each after its twin, some
+// pipelined so that a mutation that drops the bad part still leaves a
+// second request behind.
+var smuggleSeeds = []string{
+	"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhelloGET /x HTTP/1.1\r\nHost: a\r\n\r\n",
+	"POST / HTTP/1.1\r\nHost: a\r\nContent_Length: 5\r\n\r\nhelloGET /x HTTP/1.1\r\nHost: a\r\n\r\n",
+	"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n",
+	"POST / HTTP/1.1\r\nHost: a\r\nTransfer_Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n",
+	"POST / HTTP/1.1\r\nHost: a\r\nTransferEncoding: chunked\r\n\r\n0\r\n\r\n",
+	"POST / HTTP/1.1\r\nHost: a\r\nTRANSFER.ENCODING: chunked\r\n\r\n0\r\n\r\n",
+	"GET ! HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+	"GET http://u@evil/ HTTP/1.1\r\nHost: a\r\n\r\n",
+	"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\nGET * HTTP/1.1\r\nHost: a\r\n\r\n",
+	"CONNECT [::1]:443 HTTP/1.1\r\nHost: a\r\n\r\n",
+}
 
 func FuzzParseRequest(f *testing.F) {
 	for _, s := range validRequests {
+		f.Add([]byte(s))
+	}
+	for _, s := range smuggleSeeds {
 		f.Add([]byte(s))
 	}
 	for _, c := range requestCases {
@@ -92,10 +118,45 @@ func checkRequestResult(t *testing.T, head []byte, r *Request) {
 		if v := h.Value; len(v) > 0 && (v[0] == ' ' || v[0] == '\t' || v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
 			t.Fatalf("untrimmed value %q", v)
 		}
+		if isLookAlikeRef(string(h.Name)) && h.ID != HdrTransferEncoding && h.ID != HdrContentLength {
+			t.Fatalf("accepted a framing look-alike %q (ID %d)", h.Name, h.ID)
+		}
 	}
 	if (r.Body == BodyLength) != (r.ContentLength >= 0) {
 		t.Fatalf("Body %d with ContentLength %d", r.Body, r.ContentLength)
 	}
+	if !targetFormRef(string(r.Method), string(r.Target)) {
+		t.Fatalf("accepted %s with a target of no form it may use: %q", r.Method, r.Target)
+	}
+}
+
+// targetFormRef restates checkTarget plainly, for the fuzz invariant:
+// origin-form for any method but CONNECT, "*" for OPTIONS, host:port for
+// CONNECT, and an http(s) absolute-form with a host and no userinfo.
+func targetFormRef(method, target string) bool {
+	switch {
+	case method == "CONNECT":
+		host, port, err := net.SplitHostPort(target)
+		if err != nil || host == "" || port == "" || strings.ContainsAny(target, "@/?#") {
+			return false
+		}
+		return strings.Trim(port, "0123456789") == ""
+	case target == "*":
+		return method == "OPTIONS"
+	case strings.HasPrefix(target, "/"):
+		return true
+	}
+	lower := strings.ToLower(target)
+	rest, ok := strings.CutPrefix(lower, "http://")
+	if !ok {
+		if rest, ok = strings.CutPrefix(lower, "https://"); !ok {
+			return false
+		}
+	}
+	if i := strings.IndexAny(rest, "/?"); i >= 0 {
+		rest = rest[:i]
+	}
+	return rest != "" && rest[0] != ':' && !strings.ContainsAny(rest, "@#")
 }
 
 // isFramingErr reports whether a net/http error is about message framing.
@@ -212,6 +273,12 @@ func FuzzParseResponse(f *testing.F) {
 			}
 			if one.Body == BodyUntilClose && one.KeepAlive {
 				t.Fatalf("keep-alive with a body delimited by close")
+			}
+			for _, h := range one.Headers[:one.NumHeaders] {
+				exact := h.ID == HdrTransferEncoding || h.ID == HdrContentLength
+				if isLookAlikeRef(string(h.Name)) && !exact && (h.ID != HdrFramingLookAlike || !h.Hop) {
+					t.Fatalf("response look-alike %q: ID %d, Hop %v", h.Name, h.ID, h.Hop)
+				}
 			}
 		}
 

@@ -179,6 +179,7 @@ type fields struct {
 	conn      uint8 // connXxx bits over all Connection lines
 	upgrade   bool  // an Upgrade field is present
 	expect100 bool  // "Expect: 100-continue"
+	lookAlike bool  // a HdrFramingLookAlike field is present
 }
 
 // parseFields splits the field lines that start at b[i] into hs and
@@ -241,6 +242,9 @@ func parseFields(b []byte, i int, hs *[MaxHeaders]Header, maxHeaders int, f *fie
 		}
 		v := b[vs:ve]
 		id := lookupID(name)
+		if id == HdrOther && len(name) >= minLookAlikeLen {
+			id = lookAlike(name)
+		}
 		h := &hs[k]
 		h.Name, h.Value, h.ID, h.Hop = name, v, id, false
 		k++
@@ -275,6 +279,8 @@ func (f *fields) note(id HeaderID, v []byte) error {
 		f.conn |= connectionOptions(v)
 	case HdrUpgrade:
 		f.upgrade = true
+	case HdrFramingLookAlike:
+		f.lookAlike = true
 	case HdrExpect:
 		// RFC 9110 §10.1.1: the only expectation defined.
 		if EqualFoldASCII(v, "100-continue") {

@@ -14,6 +14,8 @@ var hopByHop = [256]bool{
 	HdrTrailer:            true, // RFC 9110 §7.6.1 (as in Go's httputil.ReverseProxy)
 	HdrProxyAuthenticate:  true, // RFC 9110 §7.6.1, §11.7.1: addressed to this proxy's client
 	HdrProxyAuthorization: true, // RFC 9110 §7.6.1, §11.7.2: addressed to this proxy
+	HdrFramingLookAlike:   true, // not in RFC 9110: means nothing to HTTP, but some servers read it as framing (lookalike.go)
+	HdrForwardedLookAlike: true, // not in RFC 9110: some servers read it as the X-Forwarded-* PILB writes (lookalike.go)
 }
 
 // markHop sets Hop on the hop-by-hop fields of hs: first every field named

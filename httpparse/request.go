@@ -75,6 +75,11 @@ func ParseRequest(buf []byte, r *Request) (n int, err error) {
 	r.Target = line[sp1+1 : sp2]
 	r.Version = line[sp2+1 : cr]
 	r.Minor = int(r.Version[7] - '0')
+	// Checked once the whole line is here, so that how its bytes were
+	// split does not change the error.
+	if err := checkTarget(r.Method, r.Target); err != nil {
+		return 0, err
+	}
 	var f fields
 	end, err := parseHead(buf[:stop], fs, from, &r.Headers, maxHeaders, &f)
 	if err == ErrNeedMore {
@@ -93,6 +98,9 @@ func ParseRequest(buf []byte, r *Request) (n int, err error) {
 	}
 
 	r.Host = f.host
+	if f.host != nil && r.Target[0] != '/' && !hostMatchesTarget(r.Target, f.host) {
+		return 0, ErrHostMismatch
+	}
 	switch {
 	case f.teLines > 0:
 		r.Body, r.ContentLength = BodyChunked, -1
@@ -117,6 +125,12 @@ func ParseRequest(buf []byte, r *Request) (n int, err error) {
 // requestErr checks what a request's field section as a whole must
 // satisfy.
 func (f *fields) requestErr(minor int) error {
+	// A field a backend may read as framing that PILB does not: the
+	// request cannot be forwarded safely whatever else it says
+	// (lookalike.go).
+	if f.lookAlike {
+		return ErrFramingLookAlike
+	}
 	// RFC 9112 §3.2: exactly one Host in a 1.1 request, at most one in 1.0.
 	if f.hosts > 1 {
 		return ErrDuplicateHost

@@ -68,7 +68,7 @@ var requestCases = []reqCase{
 			t.Errorf("line = %q %q %q %d", r.Method, r.Target, r.Version, r.Minor)
 		}
 	}},
-	{name: "extension method token", in: get("M-SEARCH * HTTP/1.1", "Host: a")},
+	{name: "extension method token", in: get("M-SEARCH / HTTP/1.1", "Host: a")},
 	{name: "method not a token", in: get("GE(T / HTTP/1.1", "Host: a"), err: ErrBadRequestLine},
 	{name: "empty method", in: get(" / HTTP/1.1", "Host: a"), err: ErrBadRequestLine},
 	{name: "two SPs after method", in: get("GET  / HTTP/1.1", "Host: a"), err: ErrBadRequestLine},
@@ -86,7 +86,78 @@ var requestCases = []reqCase{
 	{name: "target with NUL", in: get("GET /a\x00b HTTP/1.1", "Host: a"), err: ErrBadRequestLine},
 	{name: "target percent-encoded UTF-8", in: get("GET /%C3%A9 HTTP/1.1", "Host: a")},
 	{name: "target raw UTF-8", in: get("GET /\xc3\xa9 HTTP/1.1", "Host: a"), err: ErrBadRequestLine},
+
+	// Request-target forms, RFC 9112 §3.2, and the methods that may use
+	// them.
+	{name: "origin-form", in: get("GET /! HTTP/1.1", "Host: a")},
+	{name: "no form: !", in: get("GET ! HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "origin-form /foo", in: get("GET /foo HTTP/1.1", "Host: a")},
+	{name: "no form: foo", in: get("GET foo HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "no form: foo/bar", in: get("GET foo/bar HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "origin-form query", in: get("GET /?a=b HTTP/1.1", "Host: a")},
+	{name: "no form: query alone", in: get("GET ?a=b HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "no form: encoded slash", in: get("GET %2Fa HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "origin-form double slash", in: get("GET //a HTTP/1.1", "Host: a")},
+	{name: "no form, checked before the fields", in: get("GET ! HTTP/1.1", "X: a\x00"), err: ErrBadTarget},
+	{name: "no form, version checked first", in: get("GET ! HTTP/2.0", "Host: a"), err: ErrUnsupportedVersion},
+	{name: "OPTIONS asterisk-form", in: get("OPTIONS * HTTP/1.1", "Host: a")},
+	{name: "GET asterisk-form", in: get("GET * HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "M-SEARCH asterisk-form", in: get("M-SEARCH * HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "lower-case options asterisk-form", in: get("options * HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "OPTIONS **", in: get("OPTIONS ** HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "OPTIONS *x", in: get("OPTIONS *x HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "OPTIONS origin-form", in: get("OPTIONS /a HTTP/1.1", "Host: a")},
+	{name: "OPTIONS no form", in: get("OPTIONS foo HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "OPTIONS absolute-form", in: get("OPTIONS http://a HTTP/1.1", "Host: a")},
 	{name: "absolute-form target", in: get("GET http://a/b HTTP/1.1", "Host: a")},
+	{name: "absolute-form https, any case, port, query", in: get("GET HTTPS://A.example:443/b?c=d HTTP/1.1", "Host: a.EXAMPLE")},
+	{name: "absolute-form empty path", in: get("GET http://a HTTP/1.1", "Host: a")},
+	{name: "absolute-form query after authority", in: get("GET http://a?x=1 HTTP/1.1", "Host: a")},
+	{name: "absolute-form empty port", in: get("GET http://a:/ HTTP/1.1", "Host: a")},
+	{name: "absolute-form IPv6", in: get("GET http://[::1]:8080/ HTTP/1.1", "Host: [::1]:8080")},
+	{name: "absolute-form pct-encoded host", in: get("GET http://a%2Db/ HTTP/1.1", "Host: a%2Db")},
+	{name: "absolute-form sub-delims in host", in: get("GET http://a!$&'()*+,;=b/ HTTP/1.1", "Host: a!$&'()*+,;=b")},
+	// Host must name the target's authority (RFC 9112 §3.2.2), case and
+	// a default port aside; each refusal beside its twin.
+	{name: "absolute-form Host with default port", in: get("GET http://a.example/ HTTP/1.1", "Host: a.example:80")},
+	{name: "absolute-form https Host with default port", in: get("GET https://a.example:443/ HTTP/1.1", "Host: a.example")},
+	{name: "absolute-form Host of another host", in: get("GET http://a.example/ HTTP/1.1", "Host: b.example"), err: ErrHostMismatch},
+	{name: "absolute-form Host of another port", in: get("GET http://a.example:8080/ HTTP/1.1", "Host: a.example"), err: ErrHostMismatch},
+	{name: "absolute-form https Host with http's default port", in: get("GET https://a.example/ HTTP/1.1", "Host: a.example:80"), err: ErrHostMismatch},
+	{name: "absolute-form Host with a path", in: get("GET http://a.example/x HTTP/1.1", "Host: a.example/x"), err: ErrHostMismatch},
+	{name: "ftp scheme", in: get("GET ftp://a/b HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "ws scheme", in: get("GET ws://a/b HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "httpx scheme", in: get("GET httpx://a/b HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "http: one slash", in: get("GET http:/a/b HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "http: no authority", in: get("GET http:a HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "empty host", in: get("GET http:///a HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "nothing after the scheme", in: get("GET http:// HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "empty host with port", in: get("GET http://:80/a HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "userinfo", in: get("GET http://u@a/b HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "userinfo with password", in: get("GET http://u:p@evil/b HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "bad port", in: get("GET http://a:8o/b HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "unclosed IPv6", in: get("GET http://[::1/b HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "empty IP-literal", in: get("GET http://[]/b HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "text after IP-literal", in: get("GET http://[::1]x/ HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "fragment in authority", in: get("GET http://a#f HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "bad pct-encoding in host", in: get("GET http://a%zz/ HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "short pct-encoding in host", in: get("GET http://a%2 HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "quote in host", in: get("GET http://a\"b/ HTTP/1.1", "Host: a"), err: ErrBadTarget},
+	{name: "CONNECT authority-form", in: get("CONNECT example.com:443 HTTP/1.1", "Host: example.com:443")},
+	{name: "CONNECT IPv6", in: get("CONNECT [2001:db8::1]:443 HTTP/1.1", "Host: [2001:db8::1]:443")},
+	{name: "CONNECT IPv4", in: get("CONNECT 10.0.0.1:80 HTTP/1.1", "Host: 10.0.0.1:80")},
+	{name: "CONNECT without port", in: get("CONNECT example.com HTTP/1.1", "Host: example.com"), err: ErrBadTarget},
+	{name: "CONNECT empty port", in: get("CONNECT example.com: HTTP/1.1", "Host: example.com"), err: ErrBadTarget},
+	{name: "CONNECT without host", in: get("CONNECT :443 HTTP/1.1", "Host: example.com"), err: ErrBadTarget},
+	{name: "CONNECT userinfo", in: get("CONNECT u@example.com:443 HTTP/1.1", "Host: example.com"), err: ErrBadTarget},
+	{name: "CONNECT with path", in: get("CONNECT example.com:443/x HTTP/1.1", "Host: example.com"), err: ErrBadTarget},
+	{name: "CONNECT origin-form", in: get("CONNECT / HTTP/1.1", "Host: example.com"), err: ErrBadTarget},
+	{name: "CONNECT absolute-form", in: get("CONNECT http://example.com/ HTTP/1.1", "Host: example.com"), err: ErrBadTarget},
+	{name: "CONNECT asterisk-form", in: get("CONNECT * HTTP/1.1", "Host: example.com"), err: ErrBadTarget},
+	{name: "GET authority-form", in: get("GET example.com:443 HTTP/1.1", "Host: example.com"), err: ErrBadTarget},
+	{name: "OPTIONS authority-form", in: get("OPTIONS example.com:443 HTTP/1.1", "Host: example.com"), err: ErrBadTarget},
+	{name: "lower-case connect authority-form", in: get("connect example.com:443 HTTP/1.1", "Host: example.com"), err: ErrBadTarget},
+
 	{name: "HTTP/1.0", in: get("GET / HTTP/1.0"), check: func(t *testing.T, r *Request) {
 		if r.Minor != 0 || r.Host != nil {
 			t.Errorf("Minor, Host = %d, %q", r.Minor, r.Host)
@@ -234,6 +305,42 @@ var requestCases = []reqCase{
 	{name: "TE and CL", in: h11("Transfer-Encoding: chunked", "Content-Length: 5"), err: ErrConflictingFraming},
 	{name: "no body", in: h11(), check: wantBody(BodyNone, -1)},
 
+	// Framing look-alikes (lookalike.go): names a backend may read as
+	// Transfer-Encoding or Content-Length when PILB does not.
+	{name: "TE with CL twin", in: h11("Transfer-Encoding: chunked"), check: wantBody(BodyChunked, -1)},
+	{name: "Transfer_Encoding with CL", in: h11("Transfer_Encoding: chunked", "Content-Length: 5"), err: ErrFramingLookAlike},
+	{name: "Transfer_Encoding alone", in: h11("Transfer_Encoding: chunked"), err: ErrFramingLookAlike},
+	{name: "TransferEncoding", in: h11("TransferEncoding: chunked"), err: ErrFramingLookAlike},
+	{name: "TRANSFER_ENCODING", in: h11("TRANSFER_ENCODING: chunked"), err: ErrFramingLookAlike},
+	{name: "transferencoding", in: h11("transferencoding: chunked"), err: ErrFramingLookAlike},
+	{name: "Transfer.Encoding", in: h11("Transfer.Encoding: chunked"), err: ErrFramingLookAlike},
+	{name: "Transfer~Encoding", in: h11("Transfer~Encoding: chunked"), err: ErrFramingLookAlike},
+	{name: "Transfer--Encoding", in: h11("Transfer--Encoding: chunked"), err: ErrFramingLookAlike},
+	{name: "Transfer-Encoding_", in: h11("Transfer-Encoding_: chunked"), err: ErrFramingLookAlike},
+	{name: "-Transfer-Encoding", in: h11("-Transfer-Encoding: chunked"), err: ErrFramingLookAlike},
+	{name: "spelt out with separators", in: h11("T!r#a$n%s&f'e*r+E.n^c_o`d|i~ng: chunked"), err: ErrFramingLookAlike},
+	{name: "look-alike with any value", in: h11("Transfer_Encoding: gzip"), err: ErrFramingLookAlike},
+	{name: "look-alike after the real TE", in: h11("Transfer-Encoding: chunked", "Transfer_Encoding: identity"), err: ErrFramingLookAlike},
+	{name: "look-alike in 1.0", in: get("GET / HTTP/1.0", "Transfer_Encoding: chunked"), err: ErrFramingLookAlike},
+	{name: "look-alike without Host", in: get("GET / HTTP/1.1", "TransferEncoding: chunked"), err: ErrFramingLookAlike},
+	{name: "CL twin", in: h11("Content-Length: 5"), check: wantBody(BodyLength, 5)},
+	{name: "Content_Length", in: h11("Content_Length: 5"), err: ErrFramingLookAlike},
+	{name: "ContentLength", in: h11("ContentLength: 5"), err: ErrFramingLookAlike},
+	{name: "content_length", in: h11("content_length: 5"), err: ErrFramingLookAlike},
+	{name: "Content.Length", in: h11("Content.Length: 5"), err: ErrFramingLookAlike},
+	{name: "Content-Length_", in: h11("Content-Length_: 5"), err: ErrFramingLookAlike},
+	{name: "Content_Length beside Content-Length", in: h11("Content-Length: 5", "Content_Length: 5"), err: ErrFramingLookAlike},
+	// Near misses: other names, which no server reads as framing.
+	{name: "X-Transfer-Encoding", in: h11("X-Transfer-Encoding: chunked"), check: wantBody(BodyNone, -1)},
+	{name: "Transfer-Encodings", in: h11("Transfer-Encodings: chunked"), check: wantBody(BodyNone, -1)},
+	{name: "Transfer-Encoding-Hint", in: h11("Transfer-Encoding-Hint: chunked"), check: wantBody(BodyNone, -1)},
+	{name: "Transfer_Encodin", in: h11("Transfer_Encodin: chunked"), check: wantBody(BodyNone, -1)},
+	{name: "X-Content-Length", in: h11("X-Content-Length: 5"), check: wantBody(BodyNone, -1)},
+	{name: "Content-Length-2", in: h11("Content-Length-2: 5"), check: wantBody(BodyNone, -1)},
+	{name: "Content_Type", in: h11("Content_Type: text/plain"), check: wantValue("content_type", "text/plain")},
+	{name: "Content-Lengt", in: h11("Content-Lengt: 5"), check: wantBody(BodyNone, -1)},
+	{name: "Cache-Control", in: h11("Cache-Control: no-cache"), check: wantValue("cache-control", "no-cache")},
+
 	// Connection management, RFC 9112 §9.3, RFC 9110 §7.8, §10.1.1.
 	{name: "1.1 keep-alive", in: h11(), check: wantFlags(true, false, false)},
 	{name: "1.1 close", in: h11("Connection: close"), check: wantFlags(false, false, false)},
@@ -326,6 +433,10 @@ var validRequests = []string{
 	"GET /chat HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
 	"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\n\r\n",
 	browserRequest,
+	// The other request-target forms (RFC 9112 §3.2).
+	"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n",
+	"GET http://example.com:8080/a?b=c HTTP/1.1\r\nHost: example.com:8080\r\n\r\n",
+	"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
 }
 
 // TestParseRequestPrefixes checks every strict prefix of each valid head,
@@ -407,6 +518,9 @@ func TestParseRequestStaleScanned(t *testing.T) {
 		{"GET /a\nb HTTP/1.1\r\nHost: a\r\n\r\n", 20, ErrBareLF},
 		{"G\r\nHost: a\r\n\r\n", 10, ErrBadRequestLine},
 		{"GET / HTTX/1.1\r\nHost: a\r\n\r\n", 20, ErrBadRequestLine},
+		// The two SPs before the stale Scanned are taken as checked: an
+		// empty target must be refused, not indexed (a fuzz crasher).
+		{"GET  HTTP/1.0\r\n\r\n", 5, ErrBadTarget},
 	} {
 		r := Request{Scanned: c.scanned}
 		if _, err := ParseRequest([]byte(c.in), &r); err != c.err {
@@ -450,6 +564,66 @@ func TestHop(t *testing.T) {
 	}
 	if r.Headers[0].Hop || r.Headers[1].Hop || !r.Headers[2].Hop {
 		t.Errorf("Hop = %v %v %v", r.Headers[0].Hop, r.Headers[1].Hop, r.Headers[2].Hop)
+	}
+}
+
+// squashName is the look-alike rule written the obvious way: lower case,
+// letters and digits only.
+func squashName(name string) string {
+	var b strings.Builder
+	for _, c := range strings.ToLower(name) {
+		if c >= 'a' && c <= 'z' || c >= '0' && c <= '9' {
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
+}
+
+// isLookAlikeRef is the obvious statement of what isFramingLookAlike
+// decides, for the tests and the fuzz targets to compare with.
+func isLookAlikeRef(name string) bool {
+	s := squashName(name)
+	return s == "transferencoding" || s == "contentlength"
+}
+
+func TestIsFramingLookAlike(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		want bool
+	}{
+		{"Transfer-Encoding", true}, // exact: callers never ask
+		{"Content-Length", true},
+		{"Transfer_Encoding", true},
+		{"transfer_encoding", true},
+		{"TransferEncoding", true},
+		{"Transfer.Encoding", true},
+		{"Transfer-Encoding-", true},
+		{"__Content__Length__", true},
+		{"ContentLength", true},
+		{"C.o.n.t.e.n.t.L.e.n.g.t.h", true},
+		{"", false},
+		{"-------------", false},
+		{"-----------------", false},
+		{"Content-Lengt", false},
+		{"ContentLengt", false},
+		{"ContentLength1", false},
+		{"Content-Length0", false},
+		{"XContentLength", false},
+		{"Content-Type", false},
+		{"Content-Encoding", false},
+		{"Content-Security-Policy", false},
+		{"TransferEncodingX", false},
+		{"Transfer-Encodin", false},
+		{"Accept-Encoding", false},
+		{"Cache-Control", false},
+		{"Upgrade-Insecure-Requests", false},
+	} {
+		if got := isFramingLookAlike([]byte(c.name)); got != c.want {
+			t.Errorf("isFramingLookAlike(%q) = %v; want %v", c.name, got, c.want)
+		}
+		if ref := isLookAlikeRef(c.name); ref != c.want {
+			t.Errorf("reference(%q) = %v; want %v", c.name, ref, c.want)
+		}
 	}
 }
 
@@ -499,7 +673,8 @@ func TestStatus(t *testing.T) {
 	for err, want := range map[error]int{
 		nil: 0, ErrNeedMore: 0, ErrBadRequestLine: 400, ErrBadStatusLine: 502, ErrHeadTooLarge: 431,
 		ErrTooManyHeaders: 431, ErrTargetTooLong: 414, ErrUnsupportedTransferCoding: 501,
-		ErrUnsupportedVersion: 505, ErrBadChunk: 400, ErrConflictingFraming: 400,
+		ErrUnsupportedVersion: 505, ErrBadChunk: 400, ErrConflictingFraming: 400, ErrFramingLookAlike: 400,
+		ErrBadTarget: 400,
 	} {
 		if got := Status(err); got != want {
 			t.Errorf("Status(%v) = %d; want %d", err, got, want)
@@ -521,3 +696,44 @@ const browserRequest = "GET /articles/2024/http-parsing?utm_source=news&page=2 H
 	"Upgrade-Insecure-Requests: 1\r\n" +
 	"Cache-Control: max-age=0\r\n" +
 	"\r\n"
+
+// TestForwardedLookAlikes: a look-alike of a field PILB writes itself
+// (X_Forwarded_For) is parsed as a Hop field, which the engine drops, in a
+// request that is otherwise accepted; near misses stay ordinary fields.
+func TestForwardedLookAlikes(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		want HeaderID
+	}{
+		{"X_Forwarded_For", HdrForwardedLookAlike},
+		{"x-forwarded_for", HdrForwardedLookAlike},
+		{"XForwardedFor", HdrForwardedLookAlike},
+		{"X.Forwarded.Proto", HdrForwardedLookAlike},
+		{"X_Forwarded_Proto", HdrForwardedLookAlike},
+		{"X-Forwarded-For", HdrXForwardedFor}, // the real one
+		{"X-Forwarded-Host", HdrOther},
+		{"X_Forwarded_Host", HdrOther},
+		{"X-Forwarded-Fo", HdrOther},
+		{"X-Forwarded-Prot", HdrOther},
+		{"X_Forwarded_Fors", HdrOther},
+		{"X-Forwarded-Proto-Version", HdrOther},
+		{"Transfer_Encoding", HdrFramingLookAlike},
+	} {
+		var r Request
+		in := "GET / HTTP/1.1\r\nHost: a\r\n" + c.name + ": 6.6.6.6\r\n\r\n"
+		_, err := ParseRequest([]byte(in), &r)
+		if c.want == HdrFramingLookAlike {
+			if err != ErrFramingLookAlike {
+				t.Errorf("%s: err %v, want ErrFramingLookAlike", c.name, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		h := r.Headers[1]
+		if h.ID != c.want || h.Hop != (c.want == HdrForwardedLookAlike) {
+			t.Errorf("%s: ID %v Hop %v; want ID %v", c.name, h.ID, h.Hop, c.want)
+		}
+	}
+}

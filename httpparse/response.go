@@ -25,7 +25,13 @@ import "bytes"
 //     are ErrBadContentLength even where the status has no body;
 //   - otherwise the body runs until close (rule 8).
 //
-// A body delimited by close makes KeepAlive false.
+// A body delimited by close makes KeepAlive false. A field whose name only
+// looks like Transfer-Encoding or Content-Length (Transfer_Encoding; see
+// lookalike.go) is no error here, unlike in a request: it takes no part in
+// the framing above, which PILB replaces with its own, and it is marked Hop
+// (HdrFramingLookAlike) so that it is not forwarded to a client or proxy
+// that might read it as framing. Refusing the response (502) would cost
+// the client its answer and protect nothing more.
 func ParseResponse(buf []byte, r *Response, reqMethodHEAD bool) (n int, err error) {
 	maxHead, _, maxHeaders := r.Limits.resolve()
 	from := r.Scanned

@@ -53,6 +53,15 @@ const (
 	HdrXForwardedFor
 	HdrXForwardedProto
 	HdrVia
+	// HdrFramingLookAlike is a field whose name is not Transfer-Encoding
+	// or Content-Length but reads as one of them to servers that ignore
+	// separators (lookalike.go): Transfer_Encoding, ContentLength. A
+	// request with one is ErrFramingLookAlike; in a response it is Hop.
+	HdrFramingLookAlike
+	// HdrForwardedLookAlike is a field whose name is not X-Forwarded-For
+	// or X-Forwarded-Proto but reads as one of them to the same servers
+	// (lookalike.go): X_Forwarded_For. It is Hop, so never forwarded.
+	HdrForwardedLookAlike
 )
 
 // Header is one field line. Name and Value are sub-slices of the parsed
@@ -92,6 +101,9 @@ type Request struct {
 	Limits Limits
 
 	// Method, Target and Version are sub-slices of the request line.
+	// Target has one of the RFC 9112 §3.2 forms Method may use (see
+	// checkTarget in target.go): origin-form, http(s) absolute-form,
+	// "*" for OPTIONS, host:port for CONNECT.
 	Method  []byte
 	Target  []byte
 	Version []byte

@@ -3,6 +3,7 @@
 //
 //	go run ./bench/cmd/pilb-bench local   [flags]  # pilb on this host
 //	go run ./bench/cmd/pilb-bench compare [flags]  # pilb, nginx, haproxy
+//	go run ./bench/cmd/pilb-bench hostile [flags]  # issue 7's hostile-load targets, pilb beside nginx and haproxy
 //	go run ./bench/cmd/pilb-bench remote  [flags]  # proxy and load on separate hosts
 //	go run ./bench/cmd/pilb-bench agent   [flags]  # CPU/memory sampler on the proxy host
 //	go run ./bench/cmd/pilb-bench size    [flags]  # instance recommendation
@@ -21,6 +22,8 @@ const usage = `usage: pilb-bench <subcommand> [flags]   (pilb-bench <subcommand>
 
   local    start backends and pilb on this host and run the ladder
   compare  the same ladder against pilb, nginx and HAProxy, with ratio tables
+  hostile  hostile load against pilb, nginx and HAProxy: 8,000 clients,
+           slowloris, idle connections, slow transfers, 1 MiB downloads
   remote   proxy and load generator on separate hosts: print the per-host
            commands (-print) or drive the ladder from this host
   agent    serve the CPU time and memory of a process (for remote)
@@ -43,6 +46,8 @@ func main() {
 		err = cmdLadder("local", args)
 	case "compare":
 		err = cmdLadder("compare", args)
+	case "hostile":
+		err = cmdHostile(args)
 	case "remote":
 		err = cmdRemote(args)
 	case "agent":

@@ -76,6 +76,9 @@ func cmdSize(args []string) error {
 		if err != nil {
 			return err
 		}
+		if run.Kind == results.KindHostile {
+			return fmt.Errorf("%w: -results %s is a hostile run: size needs a local, compare or remote run", errUsage, dir)
+		}
 		prof, err := sizing.FromRun(run, dir, *proxy, t.P99MS, *p99Round == "median")
 		if err != nil {
 			return err

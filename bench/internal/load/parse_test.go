@@ -32,8 +32,12 @@ func TestParseWrk(t *testing.T) {
 			RPS: 316282 / 2.099734, BytesPerSec: 5207266848 / 2.099734,
 			Latency: Latency{P50: 0.073, P90: 0.097, P99: 0.438, P999: 7.613, Mean: 0.09791, Max: 9.733}}},
 		{"wrk_socket_errors.txt", Result{Requests: 237887, Seconds: 4.007001, Bytes: 21647717, Errors: 8,
-			RPS: 237887 / 4.007001, BytesPerSec: 21647717 / 4.007001,
+			Socket: SocketErrors{Timeout: 8}, RPS: 237887 / 4.007001, BytesPerSec: 21647717 / 4.007001,
 			Latency: Latency{P50: 0.034, P90: 0.056, P99: 0.085, P999: 0.357, Mean: 0.0387, Max: 1.794}}},
+		// PILB_BENCH_SLOW_US set: the count of responses past it.
+		{"wrk_slow.txt", Result{Requests: 12544, Seconds: 10.09, Bytes: 13165445120, Errors: 3,
+			Socket: SocketErrors{Read: 3}, RPS: 12544 / 10.09, BytesPerSec: 13165445120 / 10.09, SlowOverMS: 2000, Slow: 21,
+			Latency: Latency{P50: 760, P90: 1220, P99: 2310, P999: 2900, Mean: 812.4, Max: 3100}}},
 	} {
 		got, err := ParseWrk(sample(t, tc.file))
 		if err != nil {
@@ -78,7 +82,8 @@ func TestParseHey(t *testing.T) {
 
 func checkResult(t *testing.T, name string, got, want Result) {
 	t.Helper()
-	if got.Tool != want.Tool || got.Requests != want.Requests || got.Errors != want.Errors ||
+	if got.Tool != want.Tool || got.Requests != want.Requests || got.Errors != want.Errors || got.Socket != want.Socket ||
+		got.Slow != want.Slow || got.SlowOverMS != want.SlowOverMS ||
 		got.Non2xx != want.Non2xx || !near(got.Seconds, want.Seconds) || !near(got.RPS, want.RPS) {
 		t.Errorf("%s: got %+v\nwant %+v", name, got, want)
 	}

@@ -23,9 +23,28 @@ type Result struct {
 	Latency Latency `json:"latency_ms"`
 	// Errors counts connect, read, write and timeout errors.
 	Errors int64 `json:"errors"`
+	// Socket splits Errors by kind where the tool says (wrk); zero for
+	// hey, which reports errors by message only.
+	Socket SocketErrors `json:"socket_errors,omitzero"`
 	// Non2xx counts responses with a status outside 2xx (wrk: outside
 	// 2xx and 3xx).
 	Non2xx int64 `json:"non_2xx"`
+	// SlowOverMS is the threshold of Slow in milliseconds; 0 when slow
+	// responses were not counted (Spec.SlowOver unset).
+	SlowOverMS float64 `json:"slow_over_ms,omitempty"`
+	// Slow is the number of responses that took longer than SlowOverMS.
+	Slow int64 `json:"slow,omitempty"`
+}
+
+// SocketErrors are wrk's error counters. Timeout counts the responses
+// that arrived later than --timeout after their request (wrk 4.1 records
+// no latency for them); a request that never gets an answer is counted
+// nowhere.
+type SocketErrors struct {
+	Connect int64 `json:"connect"`
+	Read    int64 `json:"read"`
+	Write   int64 `json:"write"`
+	Timeout int64 `json:"timeout"`
 }
 
 // Latency holds latency percentiles in milliseconds.

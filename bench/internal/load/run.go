@@ -33,6 +33,11 @@ type Spec struct {
 	CPUs string
 	// Timeout is the per-request timeout; 0 means 2s.
 	Timeout time.Duration
+	// SlowOver, when positive, makes wrk count the responses slower than
+	// it (Result.Slow). Every response is counted only when Timeout
+	// exceeds Duration: wrk records no latency above its timeout. hey
+	// cannot count them.
+	SlowOver time.Duration
 }
 
 // Run runs spec and parses the result. Output that does not parse is
@@ -64,6 +69,9 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 			"-t", strconv.Itoa(threads), "-c", strconv.Itoa(spec.Conns),
 			"-d", secs + "s", "--timeout", strconv.Itoa(max(int(timeout/time.Second), 1)) + "s", spec.URL}
 	case "hey":
+		if spec.SlowOver > 0 {
+			return Result{}, fmt.Errorf("load: hey cannot count responses slower than %s: use wrk", spec.SlowOver)
+		}
 		args = []string{"hey", "-z", secs + "s", "-c", strconv.Itoa(spec.Conns),
 			"-t", strconv.Itoa(max(int(timeout/time.Second), 1)), "-disable-compression", spec.URL}
 	default:
@@ -75,6 +83,9 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 	runCtx, cancel := context.WithTimeout(ctx, spec.Duration+timeout+exitGrace)
 	defer cancel()
 	cmd := exec.CommandContext(runCtx, args[0], args[1:]...)
+	if spec.SlowOver > 0 {
+		cmd.Env = append(os.Environ(), slowEnv+"="+strconv.FormatInt(spec.SlowOver.Microseconds(), 10))
+	}
 	out, err := cmd.CombinedOutput()
 	if ctx.Err() != nil {
 		return Result{}, fmt.Errorf("load: %s stopped: %w", tool, ctx.Err())
@@ -94,6 +105,9 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 	}
 	return r, nil
 }
+
+// slowEnv tells ReportScript the threshold of Result.Slow in µs.
+const slowEnv = "PILB_BENCH_SLOW_US"
 
 // writeScript puts ReportScript in a temporary file for wrk -s.
 func writeScript() (string, error) {

@@ -68,9 +68,11 @@ func ParseWrk(out string) (Result, error) {
 			r.Non2xx, _ = strconv.ParseInt(f[4], 10, 64)
 		case strings.HasPrefix(line, "Socket errors:"):
 			// "Socket errors: connect 0, read 0, write 0, timeout 8"
-			var c, rd, w, to int64
-			if _, err := fmt.Sscanf(line, "Socket errors: connect %d, read %d, write %d, timeout %d", &c, &rd, &w, &to); err == nil {
-				r.Errors = c + rd + w + to
+			var se SocketErrors
+			if _, err := fmt.Sscanf(line, "Socket errors: connect %d, read %d, write %d, timeout %d",
+				&se.Connect, &se.Read, &se.Write, &se.Timeout); err == nil {
+				r.Socket = se
+				r.Errors = se.Connect + se.Read + se.Write + se.Timeout
 			}
 		case strings.HasPrefix(line, "Requests/sec:") && len(f) == 2:
 			r.RPS, _ = strconv.ParseFloat(f[1], 64)
@@ -108,10 +110,15 @@ func parseScriptLine(r *Result, fields []string) error {
 	r.Requests = int64(v["requests"])
 	r.Bytes = int64(v["bytes"])
 	r.Seconds = v["duration_us"] / 1e6
-	r.Errors = int64(v["connect"] + v["read"] + v["write"] + v["timeout"])
+	r.Socket = SocketErrors{Connect: int64(v["connect"]), Read: int64(v["read"]), Write: int64(v["write"]), Timeout: int64(v["timeout"])}
+	r.Errors = r.Socket.Connect + r.Socket.Read + r.Socket.Write + r.Socket.Timeout
 	r.Non2xx = int64(v["status"])
 	r.Latency = Latency{P50: us("p50_us"), P90: us("p90_us"), P99: us("p99_us"), P999: us("p999_us"),
 		Mean: us("mean_us"), Max: us("max_us")}
+	if slow, ok := v["slow_us"]; ok {
+		r.SlowOverMS = slow / 1000
+		r.Slow = int64(v["slow"])
+	}
 	return nil
 }
 

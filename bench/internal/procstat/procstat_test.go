@@ -73,3 +73,37 @@ func TestReadPSS(t *testing.T) {
 		t.Errorf("sample %+v, RSS %d pages", s, st.RSSPages)
 	}
 }
+
+func TestParseStatus(t *testing.T) {
+	status := "Name:\tnginx\nVmPeak:\t  20000 kB\nVmHWM:\t    9000 kB\nVmRSS:\t    8192 kB\nThreads:\t1\n"
+	m, err := ParseStatus(status)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.RSS != 8192<<10 || m.HWM != 9000<<10 {
+		t.Errorf("got %+v", m)
+	}
+	// A kernel thread has no Vm lines; a mangled one is an error too.
+	for _, bad := range []string{"Name:\tkthreadd\nState:\tS\n", "VmHWM:\t1 kB\nVmRSS:\tlots\n"} {
+		if _, err := ParseStatus(bad); !errors.Is(err, ErrBadStatus) {
+			t.Errorf("ParseStatus(%q): err = %v", bad, err)
+		}
+	}
+}
+
+// The peak is reset to the present and reads back at least the RSS.
+func TestReadMemorySelf(t *testing.T) {
+	if err := ResetPeak(os.Getpid()); err != nil {
+		t.Skipf("clear_refs not writable here: %v", err)
+	}
+	m, err := ReadMemory(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.RSS <= 0 || m.HWM < m.RSS/2 || m.PSS < 0 {
+		t.Errorf("memory %+v", m)
+	}
+	if _, err := ReadMemory(os.Getpid(), 1<<30); !errors.Is(err, ErrGone) {
+		t.Errorf("a PID that does not exist: err = %v", err)
+	}
+}

@@ -45,7 +45,45 @@ type Config struct {
 	ConnsPerBackend int
 	// Dir is a scratch folder for configs and logs.
 	Dir string
+	// MaxClients is how many client connections each proxy must hold at
+	// once (pilb -max-conns, HAProxy maxconn, nginx worker_connections,
+	// which counts the upstream connections too); 0 keeps
+	// defaultMaxClients.
+	MaxClients int
+	// HeaderTimeout is how long a client has to send a whole request
+	// head (pilb -header-timeout, HAProxy timeout http-request, nginx
+	// client_header_timeout); 0 keeps each proxy's default.
+	HeaderTimeout time.Duration
 }
+
+// defaultMaxClients is the client connections the configurations allow
+// unless Config.MaxClients says otherwise: with a backend connection
+// each, 2 × 8000 descriptors fit the hard RLIMIT_NOFILE of small boxes.
+const defaultMaxClients = 8000
+
+// fdSpare is the descriptors a proxy needs beyond two per client
+// (listeners, logs, idle pooled backend connections).
+const fdSpare = 512
+
+// Clients is MaxClients or its default.
+func (c Config) Clients() int {
+	if c.MaxClients > 0 {
+		return c.MaxClients
+	}
+	return defaultMaxClients
+}
+
+// NginxWorkerConnections is nginx's worker_connections for Clients:
+// nginx counts a proxied request's upstream connection against it too.
+func (c Config) NginxWorkerConnections() int { return 2*c.Clients() + fdSpare }
+
+// NginxNOFILE is nginx's worker_rlimit_nofile: its connections plus the
+// rest.
+func (c Config) NginxNOFILE() int { return c.NginxWorkerConnections() + fdSpare }
+
+// HeaderTimeoutMS is HeaderTimeout in milliseconds, the unit both nginx
+// and HAProxy read.
+func (c Config) HeaderTimeoutMS() int64 { return c.HeaderTimeout.Milliseconds() }
 
 // Proxy is one proxy under test.
 type Proxy interface {

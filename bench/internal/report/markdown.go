@@ -20,6 +20,11 @@ const ReportName = "report.md"
 func Write(dir string, run *results.Run) ([]string, error) {
 	var md strings.Builder
 	var files []string
+	if run.Kind == results.KindHostile {
+		writeHostile(&md, run)
+		path := filepath.Join(dir, ReportName)
+		return []string{path}, os.WriteFile(path, []byte(md.String()), 0o644)
+	}
 	plot := func(name string, p Plot) error {
 		path := filepath.Join(dir, name)
 		if err := os.WriteFile(path, p.SVG(), 0o644); err != nil {

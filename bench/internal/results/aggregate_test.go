@@ -57,3 +57,30 @@ func TestPointsAndRoundRatios(t *testing.T) {
 		t.Errorf("Point = %+v, %v", p, ok)
 	}
 }
+
+// Hostile figures: medians over the OK rounds, ratios from the same round
+// only, a failed round left out of both.
+func TestFigureSpreadsAndRatios(t *testing.T) {
+	fig := func(proxy string, round int, rps float64, err string) Figure {
+		return Figure{Scenario: ScenarioConns, Proxy: proxy, Round: round, Values: map[string]float64{ValRPS: rps}, Err: err}
+	}
+	run := &Run{Kind: KindHostile, Figures: []Figure{
+		fig("pilb", 1, 100, ""), fig("haproxy", 1, 50, ""),
+		fig("haproxy", 2, 40, ""), fig("pilb", 2, 120, ""),
+		fig("pilb", 3, 999, "proxy exited"), fig("haproxy", 3, 60, ""),
+		{Scenario: ScenarioIdle, Proxy: "pilb", Round: 1, Values: map[string]float64{ValRPS: 1}},
+	}}
+	figs := run.FiguresOf(ScenarioConns, "")
+	if len(figs) != 6 {
+		t.Fatalf("FiguresOf: %d figures", len(figs))
+	}
+	if got := FigureProxies(figs); len(got) != 2 || got[0] != "pilb" || got[1] != "haproxy" {
+		t.Errorf("FigureProxies = %v", got)
+	}
+	if s := ValueSpread(figs, "pilb", ValRPS); s != (Spread{Median: 110, Min: 100, Max: 120, N: 2}) {
+		t.Errorf("pilb spread %+v", s)
+	}
+	if s := ValueRatios(figs, "pilb", "haproxy", ValRPS); s != (Spread{Median: 2.5, Min: 2, Max: 3, N: 2}) {
+		t.Errorf("ratios %+v", s)
+	}
+}

@@ -19,7 +19,7 @@ const FileName = "results.json"
 
 // Run is one invocation of pilb-bench local, compare or remote.
 type Run struct {
-	Kind     string           `json:"kind"` // local, compare or remote
+	Kind     string           `json:"kind"` // local, compare, remote or hostile
 	Started  time.Time        `json:"started"`
 	Finished time.Time        `json:"finished"`
 	Machine  procstat.Machine `json:"machine"`
@@ -39,7 +39,9 @@ type Run struct {
 	// (remote: as the agent describes it); nil for local runs.
 	ProxyMachine *procstat.Machine `json:"proxy_machine,omitempty"`
 	Steps        []Step            `json:"steps"`
-	Notes        []string          `json:"notes,omitempty"`
+	// Figures are the measurements of a KindHostile run.
+	Figures []Figure `json:"figures,omitempty"`
+	Notes   []string `json:"notes,omitempty"`
 }
 
 // ProxyHost is the machine the proxies ran on: ProxyMachine for a remote
