@@ -279,9 +279,9 @@ func (l *loop) logRequest(a *AccessLog, cl *clientConn, d time.Duration) {
 		return
 	}
 	rec := &cl.ops.rec
-	e.start = rec.start.UnixNano()
+	e.start = monoTime(rec.start).UnixNano()
 	e.dur = int64(d)
-	e.status = rec.status
+	e.status = int(rec.status)
 	if e.status == 0 {
 		e.status = statusClientGone
 	}

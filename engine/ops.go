@@ -113,20 +113,23 @@ type loopOps struct {
 }
 
 // clientOps is a client connection's operations state.
+//
+// It is kept small: every idle client carries one. The queue's waiter is
+// allocated the first time the client's request waits in a queue.
 type clientOps struct {
 	rec     reqRecord
-	proxied bool   // its PROXY protocol header has been read
-	trusted bool   // its address is in TrustedProxies
-	queued  bool   // its request waits in its pool's queue (queue.go)
-	qw      waiter // its place in that queue
+	qw      *waiter // its place in its pool's queue (queue.go); nil until it first waits
+	proxied bool    // its PROXY protocol header has been read
+	trusted bool    // its address is in TrustedProxies
+	queued  bool    // its request waits in its pool's queue (queue.go)
 }
 
 // reqRecord is the request of an exchange as the metrics and the access log
 // see it, from its head to its end.
 type reqRecord struct {
 	open   bool
-	start  time.Time                  // when the head was parsed (monotonic, and the log's time)
-	status int                        // the status sent to the client; 0: none yet
+	status int32                      // the status sent to the client; 0: none yet
+	start  int64                      // when the head was parsed (monoNow)
 	in     int64                      // bytes of the request taken from the client: head, body, tunnel
 	out    int64                      // bytes written to the client: heads and bodies
 	b      *pool.Backend              // the backend of the last try; nil: none was picked

@@ -419,7 +419,7 @@ func (l *loop) forwardInterim(cl *clientConn, r *httpparse.Response) bool {
 // or the client is gone.
 func (l *loop) startResponse(be *backendConn, cl *clientConn, buf []byte, n int) bool {
 	r := &l.resp
-	cl.ops.rec.status = r.Status // ops: the status the client gets
+	cl.ops.rec.status = int32(r.Status) // ops: the status the client gets
 	f := respFraming{upgrade: r.Status == 101}
 	f.dechunk = r.Body == httpparse.BodyChunked && cl.minor == 0
 	if f.dechunk && otherCodings(r) {

@@ -82,8 +82,10 @@ func (s *Server) queue(name string) *poolQueue {
 // to dispatch (no backend available).
 func (l *loop) pickOrQueue(cl *clientConn) (b *pool.Backend, handled bool) {
 	var q *poolQueue
-	retry := cl.ops.qw.retry
-	cl.ops.qw.retry = false
+	retry := cl.ops.qw != nil && cl.ops.qw.retry
+	if retry {
+		cl.ops.qw.retry = false
+	}
 	if l.cfg.QueueTimeout > 0 && cl.tries == 1 {
 		q = l.srv.queue(cl.pool.Name())
 		if !retry && q.waiting.Load() > 0 {
@@ -113,7 +115,10 @@ func (l *loop) pickOrQueue(cl *clientConn) (b *pool.Backend, handled bool) {
 // enqueue queues cl's request in q (at its head for a woken waiter that
 // found no slot), or answers 503 when q is full.
 func (l *loop) enqueue(q *poolQueue, cl *clientConn, front bool) {
-	w := &cl.ops.qw
+	if cl.ops.qw == nil {
+		cl.ops.qw = new(waiter)
+	}
+	w := cl.ops.qw
 	w.cl = cl
 	q.mu.Lock()
 	if !front && q.n >= l.cfg.MaxQueue {
@@ -181,7 +186,7 @@ func (l *loop) leaveQueue(cl *clientConn) {
 		return
 	}
 	cl.ops.queued = false
-	w := &cl.ops.qw
+	w := cl.ops.qw
 	q := w.q
 	q.mu.Lock()
 	if w.listed {
@@ -230,7 +235,7 @@ func (q *poolQueue) wakeOne() {
 // wakeQueued runs on a woken waiter's loop: the request goes to a backend, or
 // back to the head of the queue; a waiter that left passes the turn on.
 func (l *loop) wakeQueued(cl *clientConn) {
-	w := &cl.ops.qw
+	w := cl.ops.qw
 	q := w.q
 	q.mu.Lock()
 	w.woken = false

@@ -34,7 +34,7 @@ func (l *loop) beginRequest(cl *clientConn, r *httpparse.Request, n int) {
 	}
 	rec := &cl.ops.rec
 	rec.open = true
-	rec.start = time.Now()
+	rec.start = monoNow()
 	rec.status = 0
 	rec.in = int64(n)
 	rec.out = 0
@@ -78,9 +78,9 @@ func (l *loop) endRequest(cl *clientConn) {
 	}
 	rec.open = false
 	l.ops.stats.inFlight--
-	d := time.Since(rec.start)
+	d := time.Duration(monoNow() - rec.start)
 	if l.cfg.Metrics {
-		l.ops.stats.count(cl.pool, rec.b, rec.status, d, int(cl.tries))
+		l.ops.stats.count(cl.pool, rec.b, int(rec.status), d, int(cl.tries))
 	}
 	if a := l.cfg.AccessLog; a != nil {
 		l.logRequest(a, cl, d)
@@ -110,9 +110,19 @@ func (l *loop) exchangeFailed(cl *clientConn, code int, err error, src errorSour
 		l.warnCut(cl, err, src)
 		return
 	}
-	cl.ops.rec.status = code
+	cl.ops.rec.status = int32(code)
 	l.warnGenerated(cl, code, err, src)
 	if src == fromClient && l.cfg.Metrics {
 		l.ops.stats.rejects[reasonOf(code, err)]++
 	}
 }
+
+// epoch anchors monoNow: records keep 8-byte monotonic times, not 24-byte
+// time.Times, since every client carries one.
+var epoch = time.Now()
+
+// monoNow returns monotonic nanoseconds since epoch.
+func monoNow() int64 { return int64(time.Since(epoch)) }
+
+// monoTime returns the wall time of a monoNow reading.
+func monoTime(mono int64) time.Time { return epoch.Add(time.Duration(mono)) }

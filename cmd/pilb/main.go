@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -62,6 +63,10 @@ func main() {
 // run serves until SIGINT or SIGTERM, then drains for at most
 // -drain-timeout; a second signal stops at once. SIGUSR2 starts a
 // successor and, once it serves, drains the same way (upgrade.go).
+// defaultGOGC is the garbage collector's target unless GOGC is set (see
+// run).
+const defaultGOGC = 25
+
 func run(o options) error {
 	log := newLogger(o.logFormat, o.logLevel, os.Stderr)
 	log.Info("starting", "version", versionLine())
@@ -82,6 +87,16 @@ func run(o options) error {
 	// 60k and 3.1 ms with 2. One spare P avoids the hand-offs.
 	if n := o.loops + 1; runtime.GOMAXPROCS(0) < n {
 		runtime.GOMAXPROCS(n)
+	}
+	// The engine allocates nothing per request, so the garbage collector
+	// runs on connection churn only, and its default (GOGC=100: the heap
+	// may double between collections) buys little CPU for a lot of memory.
+	// At 25, measured with one pinned loop: 12.4 MB instead of 15.1 MB peak
+	// RSS for non-keep-alive load at +1% CPU per request (39.8 against
+	// 39.3 µs), and 0.69 instead of 0.74 KiB per idle connection. A GOGC
+	// in the environment wins.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGOGC)
 	}
 
 	reg, err := control.New(control.Config{
