@@ -289,6 +289,9 @@ var requestCases = []reqCase{
 	// Transfer-Encoding, RFC 9112 §6.1, §6.3, §7.
 	{name: "chunked", in: h11("Transfer-Encoding: chunked"), check: wantBody(BodyChunked, -1)},
 	{name: "chunked any case", in: h11("transfer-encoding: ChUnKeD"), check: wantBody(BodyChunked, -1)},
+	// RFC 9110 §5.6.1: empty list elements are ignored (net/http refuses
+	// them; the engine sends its own canonical Transfer-Encoding anyway).
+	{name: "chunked with an empty list element", in: h11("Transfer-Encoding: Chunked,"), check: wantBody(BodyChunked, -1)},
 	{name: "gzip, chunked", in: h11("Transfer-Encoding: gzip, chunked"), err: ErrUnsupportedTransferCoding},
 	{name: "chunked, gzip", in: h11("Transfer-Encoding: chunked, gzip"), err: ErrUnsupportedTransferCoding},
 	{name: "chunked twice", in: h11("Transfer-Encoding: chunked, chunked"), err: ErrUnsupportedTransferCoding},
