@@ -239,9 +239,13 @@ func (l *loop) wakeQueued(cl *clientConn) {
 	q := w.q
 	q.mu.Lock()
 	w.woken = false
+	// Listed again: the request this wake was for left the queue (its
+	// deadline passed) and the client's next one queued before the wake
+	// ran. The wake is stale; dispatching would leave the waiter listed.
+	stale := w.listed
 	q.mu.Unlock()
 	q.waiting.Add(-1)
-	if !cl.ops.queued || !cl.alive() {
+	if stale || !cl.ops.queued || !cl.alive() {
 		q.wakeOne() // the slot this wake was for is free: the next one's
 		return
 	}

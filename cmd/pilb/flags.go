@@ -69,71 +69,7 @@ func parseFlags(args []string, env func(string) string, help io.Writer) (options
 	var o options
 	var port int
 	var flagErr error // the first bad value of a repeatable flag, with its flag's name
-	nextID := 1
-	fs := flag.NewFlagSet("pilb", flag.ContinueOnError)
-	// repeatable registers a repeatable flag whose errors name it first,
-	// as every other error of parseFlags does.
-	repeatable := func(name, usage string, parse func(string) error) {
-		fs.Func(name, usage, func(v string) error {
-			err := parse(v)
-			if err != nil && flagErr == nil {
-				flagErr = fmt.Errorf("-%s: %v", name, err)
-			}
-			return err
-		})
-	}
-	fs.SetOutput(io.Discard)
-	fs.StringVar(&o.listen, "listen", ":8080", "listen `address`, host:port")
-	fs.IntVar(&port, "port", 0, "listen on :`PORT` (the same as -listen :PORT)")
-	repeatable("backends", "backends of a pool, as `[pool=]host:port,...` (pool default without pool=); repeatable; host names are resolved at start and every -dns-interval", func(v string) error {
-		next, err := o.addBackends(v, nextID)
-		nextID = next
-		return err
-	})
-	repeatable("backends-dns", "a name whose every address is a backend of a pool, as `[pool=]name:port`, or [pool=]_service._proto.name for SRV; re-resolved every -dns-interval; repeatable", func(v string) error {
-		t, err := discovery.ParseTarget(v, control.SourceDNS)
-		if err != nil {
-			return err
-		}
-		o.backendsDNS = append(o.backendsDNS, t)
-		return nil
-	})
-	repeatable("route", "requests to send to a pool, as `host=pool`, /prefix=pool or host/prefix=pool (*.host for subdomains); the most specific wins, the rest go to pool default; repeatable", func(v string) error {
-		r, err := pool.ParseRoute(v)
-		if err != nil {
-			return err
-		}
-		o.routes = append(o.routes, r)
-		return nil
-	})
-	fs.IntVar(&o.demo, "demo", 0, "start `N` built-in demo backends on loopback and balance over them")
-	fs.IntVar(&o.loops, "loops", runtime.NumCPU(), "number of event `loops` (one per core)")
-	fs.IntVar(&o.connsPerBackend, "conns-per-backend", 4, "keep-alive `connections` pre-dialed per backend per loop")
-	fs.IntVar(&o.maxConnsPerBackend, "max-conns-per-backend", 0, "most `requests` in flight per backend, all loops together; 0 means no limit")
-	fs.IntVar(&o.maxIdlePerBackend, "max-idle-per-backend", engine.DefaultMaxIdlePerBackend, "most idle keep-alive `connections` kept per backend per loop")
-	fs.StringVar(&o.balance, "balance", pool.PolicyRoundRobin, "balancing `algorithm` in each pool: "+strings.Join(pool.Policies, ", "))
-	fs.DurationVar(&o.connectTimeout, "connect-timeout", engine.DefaultConnectTimeout, "backend connect `timeout`")
-	fs.DurationVar(&o.headerTimeout, "header-timeout", engine.DefaultHeaderTimeout, "`time` a client has to send a whole request head (then 408)")
-	fs.DurationVar(&o.backendTimeout, "backend-timeout", engine.DefaultBackendTimeout, "`time` a backend has to start its response once it has the request (then 504)")
-	fs.DurationVar(&o.idleTimeout, "idle-timeout", engine.DefaultIdleTimeout, "`time` a client may stay silent between requests or inside a body, or leave a response unread")
-	fs.DurationVar(&o.backendIdleTimeout, "backend-idle-timeout", engine.DefaultBackendIdleTimeout, "`time` an idle pooled backend connection is kept (keep it below the backends' keep-alive timeout)")
-	fs.DurationVar(&o.tunnelTimeout, "tunnel-timeout", engine.DefaultTunnelTimeout, "`time` an upgraded connection (WebSocket) may carry nothing either way")
-	fs.DurationVar(&o.drainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM/SIGINT, the longest `time` to let requests in flight finish")
-	fs.DurationVar(&o.healthInterval, "health-interval", pool.DefaultInterval, "active health check `interval`; 0 disables the checks")
-	fs.DurationVar(&o.healthTimeout, "health-timeout", time.Second, "`time` one health probe may take before it counts as failed")
-	fs.IntVar(&o.healthRise, "health-rise", pool.DefaultRise, "consecutive successful `probes` that bring a down backend up")
-	fs.IntVar(&o.healthFall, "health-fall", pool.DefaultFall, "consecutive failed `probes` that take an up backend down")
-	fs.StringVar(&o.healthPath, "health-path", "", "HTTP `path` to GET for health checks (2xx/3xx is up); empty checks with a TCP connect")
-	fs.DurationVar(&o.dnsInterval, "dns-interval", discovery.DefaultInterval, "`time` between two resolutions of -backends-dns names and -backends host names")
-	fs.StringVar(&o.dnsServer, "dns-server", "", "DNS server `host:port` for those names (a Consul agent: 127.0.0.1:8600); empty uses the system's resolver")
-	fs.StringVar(&o.admin, "admin", control.DefaultAdminAddr, "admin API listen `address` (JSON: GET/POST/DELETE /backends, GET /pools); empty disables it")
-	fs.StringVar(&o.adminToken, "admin-token", "", "bearer `token` the admin API requires (prefer the "+tokenEnv+" environment variable; ps shows flags)")
-	fs.IntVar(&o.maxHeaderBytes, "max-header-bytes", httpparse.DefaultMaxHeadBytes, "largest request head in `bytes` (then 431)")
-	fs.IntVar(&o.maxConns, "max-conns", 0, "most open client `connections`; 0 = half the file descriptor limit less a reserve")
-	fs.IntVar(&o.highWater, "high-water", engine.DefaultHighWater, "`bytes` held for a slow peer before PILB stops reading the fast one")
-	fs.TextVar(&o.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
-	o.addOpsFlags(fs)
-	explainDurations(fs)
+	fs := newFlagSet(&o, &port, &flagErr)
 
 	if err := fs.Parse(args); err != nil {
 		if flagErr != nil {
@@ -241,6 +177,77 @@ func parseFlags(args []string, env func(string) string, help io.Writer) (options
 		return o, err
 	}
 	return o, nil
+}
+
+// newFlagSet returns pilb's flag set, writing into o, port (-port) and
+// flagErr (the first bad value of a repeatable flag, with its name).
+func newFlagSet(o *options, port *int, flagErr *error) *flag.FlagSet {
+	nextID := 1
+	fs := flag.NewFlagSet("pilb", flag.ContinueOnError)
+	// repeatable registers a repeatable flag whose errors name it first,
+	// as every other error of parseFlags does.
+	repeatable := func(name, usage string, parse func(string) error) {
+		fs.Func(name, usage, func(v string) error {
+			err := parse(v)
+			if err != nil && *flagErr == nil {
+				*flagErr = fmt.Errorf("-%s: %v", name, err)
+			}
+			return err
+		})
+	}
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&o.listen, "listen", ":8080", "listen `address`, host:port")
+	fs.IntVar(port, "port", 0, "listen on :`PORT` (the same as -listen :PORT)")
+	repeatable("backends", "backends of a pool, as `[pool=]host:port,...` (pool default without pool=); repeatable; host names are resolved at start and every -dns-interval", func(v string) error {
+		next, err := o.addBackends(v, nextID)
+		nextID = next
+		return err
+	})
+	repeatable("backends-dns", "a name whose every address is a backend of a pool, as `[pool=]name:port`, or [pool=]_service._proto.name for SRV; re-resolved every -dns-interval; repeatable", func(v string) error {
+		t, err := discovery.ParseTarget(v, control.SourceDNS)
+		if err != nil {
+			return err
+		}
+		o.backendsDNS = append(o.backendsDNS, t)
+		return nil
+	})
+	repeatable("route", "requests to send to a pool, as `host=pool`, /prefix=pool or host/prefix=pool (*.host for subdomains); the most specific wins, the rest go to pool default; repeatable", func(v string) error {
+		r, err := pool.ParseRoute(v)
+		if err != nil {
+			return err
+		}
+		o.routes = append(o.routes, r)
+		return nil
+	})
+	fs.IntVar(&o.demo, "demo", 0, "start `N` built-in demo backends on loopback and balance over them")
+	fs.IntVar(&o.loops, "loops", runtime.NumCPU(), "number of event `loops` (one per core)")
+	fs.IntVar(&o.connsPerBackend, "conns-per-backend", 4, "keep-alive `connections` pre-dialed per backend per loop")
+	fs.IntVar(&o.maxConnsPerBackend, "max-conns-per-backend", 0, "most `requests` in flight per backend, all loops together; 0 means no limit")
+	fs.IntVar(&o.maxIdlePerBackend, "max-idle-per-backend", engine.DefaultMaxIdlePerBackend, "most idle keep-alive `connections` kept per backend per loop")
+	fs.StringVar(&o.balance, "balance", pool.PolicyRoundRobin, "balancing `algorithm` in each pool: "+strings.Join(pool.Policies, ", "))
+	fs.DurationVar(&o.connectTimeout, "connect-timeout", engine.DefaultConnectTimeout, "backend connect `timeout`")
+	fs.DurationVar(&o.headerTimeout, "header-timeout", engine.DefaultHeaderTimeout, "`time` a client has to send a whole request head (then 408)")
+	fs.DurationVar(&o.backendTimeout, "backend-timeout", engine.DefaultBackendTimeout, "`time` a backend has to start its response once it has the request (then 504)")
+	fs.DurationVar(&o.idleTimeout, "idle-timeout", engine.DefaultIdleTimeout, "`time` a client may stay silent between requests or inside a body, or leave a response unread")
+	fs.DurationVar(&o.backendIdleTimeout, "backend-idle-timeout", engine.DefaultBackendIdleTimeout, "`time` an idle pooled backend connection is kept (keep it below the backends' keep-alive timeout)")
+	fs.DurationVar(&o.tunnelTimeout, "tunnel-timeout", engine.DefaultTunnelTimeout, "`time` an upgraded connection (WebSocket) may carry nothing either way")
+	fs.DurationVar(&o.drainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM/SIGINT, the longest `time` to let requests in flight finish")
+	fs.DurationVar(&o.healthInterval, "health-interval", pool.DefaultInterval, "active health check `interval`; 0 disables the checks")
+	fs.DurationVar(&o.healthTimeout, "health-timeout", time.Second, "`time` one health probe may take before it counts as failed")
+	fs.IntVar(&o.healthRise, "health-rise", pool.DefaultRise, "consecutive successful `probes` that bring a down backend up")
+	fs.IntVar(&o.healthFall, "health-fall", pool.DefaultFall, "consecutive failed `probes` that take an up backend down")
+	fs.StringVar(&o.healthPath, "health-path", "", "HTTP `path` to GET for health checks (2xx/3xx is up); empty checks with a TCP connect")
+	fs.DurationVar(&o.dnsInterval, "dns-interval", discovery.DefaultInterval, "`time` between two resolutions of -backends-dns names and -backends host names")
+	fs.StringVar(&o.dnsServer, "dns-server", "", "DNS server `host:port` for those names (a Consul agent: 127.0.0.1:8600); empty uses the system's resolver")
+	fs.StringVar(&o.admin, "admin", control.DefaultAdminAddr, "admin API listen `address` (JSON: GET/POST/DELETE /backends, GET /pools); empty disables it")
+	fs.StringVar(&o.adminToken, "admin-token", "", "bearer `token` the admin API requires (prefer the "+tokenEnv+" environment variable; ps shows flags)")
+	fs.IntVar(&o.maxHeaderBytes, "max-header-bytes", httpparse.DefaultMaxHeadBytes, "largest request head in `bytes` (then 431)")
+	fs.IntVar(&o.maxConns, "max-conns", 0, "most open client `connections`; 0 = half the file descriptor limit less a reserve")
+	fs.IntVar(&o.highWater, "high-water", engine.DefaultHighWater, "`bytes` held for a slow peer before PILB stops reading the fast one")
+	fs.TextVar(&o.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
+	o.addOpsFlags(fs)
+	explainDurations(fs)
+	return fs
 }
 
 // addBackends parses one -backends value, [pool=]host:port,...: addresses

@@ -345,20 +345,7 @@ const maxFlagsFile = 1 << 20
 // are skipped; the value is the rest of the line, spaces included ("" is
 // the empty value: -admin "").
 func withFlagsFile(args []string) ([]string, error) {
-	path := ""
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" || !strings.HasPrefix(a, "-") {
-			break
-		}
-		name := strings.TrimLeft(a, "-")
-		if name == "flags-file" && i+1 < len(args) {
-			path = args[i+1]
-			i++
-		} else if v, ok := strings.CutPrefix(name, "flags-file="); ok {
-			path = v
-		}
-	}
+	path := flagsFilePath(args)
 	if path == "" {
 		return args, nil
 	}
@@ -399,6 +386,19 @@ func withFlagsFile(args []string) ([]string, error) {
 		out = append(out, name)
 	}
 	return append(out, args...), nil
+}
+
+// flagsFilePath returns the -flags-file that args name, as the flag
+// package reads them: a scan of the words would stop at the first value
+// ("-pid-file /run/pilb/pilb.pid -flags-file f" read no file) or take a
+// value for the flag. Parse errors are left to parseFlags, which meets them
+// at the same argument.
+func flagsFilePath(args []string) string {
+	var o options
+	var port int
+	var flagErr error
+	_ = newFlagSet(&o, &port, &flagErr).Parse(args)
+	return o.flagsFile
 }
 
 // queueTimeoutIfCapped is -queue-timeout when backends have a cap: without

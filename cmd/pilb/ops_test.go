@@ -412,3 +412,38 @@ func TestSDNotify(t *testing.T) {
 		t.Fatalf("got %q, %v", buf[:n], err)
 	}
 }
+
+// TestWithFlagsFileAfterValuedFlag: -flags-file is read wherever it stands
+// on the command line, also after a flag with a separate value ("-pid-file
+// /run/pilb/pilb.pid -flags-file ..."), and a value that looks like the flag
+// is not taken for it.
+func TestWithFlagsFileAfterValuedFlag(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pilb.flags")
+	os.WriteFile(path, []byte("-listen :80\n-admin \"\"\n-demo 1\n"), 0o644)
+	for _, args := range [][]string{
+		{"-pid-file", "/run/pilb/pilb.pid", "-flags-file", path},
+		{"-loops", "2", "--flags-file=" + path},
+		{"-proxy-protocol", "-health-path", "/h", "-flags-file", path, "-loops", "2"},
+	} {
+		got, err := withFlagsFile(args)
+		if err != nil {
+			t.Fatalf("%q: %v", args, err)
+		}
+		o, err := parseFlags(got, noEnv, io.Discard)
+		if err != nil {
+			t.Fatalf("%q: %v", args, err)
+		}
+		if o.listen != ":80" || o.demo != 1 {
+			t.Errorf("%q: the flags file was not read: -listen %q, -demo %d", args, o.listen, o.demo)
+		}
+	}
+	// A value, not a flag: -health-path takes "-flags-file" as its value
+	// (and refuses it), so nothing is read from the next argument.
+	got, err := withFlagsFile([]string{"-health-path", "-flags-file", path + ".missing"})
+	if err != nil {
+		t.Fatalf("a value taken for -flags-file: %v", err)
+	}
+	if len(got) != 3 {
+		t.Fatalf("args %q", got)
+	}
+}
