@@ -227,22 +227,30 @@ func (q *poolQueue) wakeOne() {
 	cl := w.cl
 	q.mu.Unlock()
 	l := cl.l
-	if !l.exec(func() { l.wakeQueued(cl) }) {
+	if !l.exec(func() { l.wakeQueued(cl, q) }) {
 		q.waiting.Add(-1) // the engine is stopping
 	}
 }
 
-// wakeQueued runs on a woken waiter's loop: the request goes to a backend, or
-// back to the head of the queue; a waiter that left passes the turn on.
-func (l *loop) wakeQueued(cl *clientConn) {
+// wakeQueued runs on a woken waiter's loop, for q, the queue that woke it:
+// the request goes to a backend, or back to the head of the queue; a waiter
+// that left passes the turn on. So does one whose request left and whose
+// client's next request queued again before this wake ran (its wait timed
+// out in the same loop round): that wait, in q or in another pool's queue,
+// keeps its place, and this wake is not for it. Counting the wake against
+// w.q instead would leave q one waiter too many for good (every later
+// request of its pool would wait for a wake nothing sends), and
+// dispatching would leave the new wait listed.
+func (l *loop) wakeQueued(cl *clientConn, q *poolQueue) {
 	w := cl.ops.qw
-	q := w.q
+	// w.q is written on this loop only; w.listed under w.q's mutex, by
+	// whichever loop pops it.
+	stale := w.q != q
 	q.mu.Lock()
-	w.woken = false
-	// Listed again: the request this wake was for left the queue (its
-	// deadline passed) and the client's next one queued before the wake
-	// ran. The wake is stale; dispatching would leave the waiter listed.
-	stale := w.listed
+	if !stale {
+		w.woken = false
+		stale = w.listed
+	}
 	q.mu.Unlock()
 	q.waiting.Add(-1)
 	if stale || !cl.ops.queued || !cl.alive() {

@@ -79,7 +79,7 @@ func TestQueueStaleWakeOfRequeuedClient(t *testing.T) {
 				t.Fatalf("the stale wake dispatched the re-queued request: %v", r)
 			}
 		}()
-		l.wakeQueued(cl)
+		l.wakeQueued(cl, q)
 	}()
 	if !cl.ops.queued {
 		t.Fatal("the re-queued request was taken out of the queue by the stale wake")
@@ -92,5 +92,51 @@ func TestQueueStaleWakeOfRequeuedClient(t *testing.T) {
 	}
 	if got := q.waiting.Load(); got != 1 {
 		t.Fatalf("waiting %d, want 1 (the re-queued request, listed or woken)", got)
+	}
+}
+
+// TestQueueStaleWakeOfClientQueuedElsewhere is the same race when the
+// client's next request waits in another pool's queue: the stale wake
+// must count itself against the queue that woke it (else that queue keeps
+// a waiter that does not exist, and every later request of its pool waits
+// for a wake nothing sends) and leave the new wait alone.
+func TestQueueStaleWakeOfClientQueuedElsewhere(t *testing.T) {
+	el := &heldLoop{}
+	l := &loop{el: el, cfg: &Config{}}
+	cl := &clientConn{l: l}
+	qa, qb := new(poolQueue), new(poolQueue)
+	w := &waiter{cl: cl}
+	cl.ops.qw = w
+	link := func(q *poolQueue) {
+		q.mu.Lock()
+		w.q, w.listed, w.prev, w.next = q, true, nil, nil
+		q.head, q.tail = w, w
+		q.n++
+		q.waiting.Add(1)
+		q.mu.Unlock()
+		cl.ops.queued = true
+	}
+
+	link(qa)
+	qa.wakeOne()
+	if len(el.tasks) != 1 {
+		t.Fatalf("%d wakes queued, want 1", len(el.tasks))
+	}
+	l.leaveQueue(cl) // the deadline passes first
+	link(qb)         // the next request waits in pool b
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				t.Fatalf("the stale wake dispatched the request waiting in another pool: %v", r)
+			}
+		}()
+		l.wakeQueued(cl, qa)
+	}()
+	if got := qa.waiting.Load(); got != 0 {
+		t.Errorf("pool a: waiting %d after its only wake ran, want 0", got)
+	}
+	if got := qb.waiting.Load(); got != 1 || qb.n != 1 || !w.listed || !cl.ops.queued {
+		t.Errorf("pool b: waiting %d, %d listed, waiter listed %v, client queued %v; want the new wait untouched",
+			got, qb.n, w.listed, cl.ops.queued)
 	}
 }
