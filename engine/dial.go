@@ -69,7 +69,13 @@ func (l *loop) startDial(be *backendConn) {
 		}
 		if err != nil {
 			l.exec(func() { l.dialFailed(be, err) })
+			return
 		}
+		l.exec(func() { // registered without an OnOpen (see enroll)
+			if be.sock.st == sockDialing {
+				l.dialFailed(be, errNotRegistered)
+			}
+		})
 	}()
 }
 

@@ -89,7 +89,10 @@
 //   - Enroll panics inside its worker pool for a socket whose peer is
 //     already gone (no remote address), and the pool swallows the panic: the
 //     result channel closes without a result. PILB checks the address first
-//     and treats a missing result as a failure.
+//     and treats a missing result as a failure. When epoll_ctl refuses the
+//     descriptor, Enroll closes it and still reports success, without an
+//     OnOpen: a task queued after the result fails a socket still dialing
+//     or reopening (sock.go, enroll).
 //   - No way to register a socket whose connect is in progress (Enroll
 //     needs a connected net.Conn). Each connect is a goroutine that dials
 //     and enrolls; a loop runs at most maxDials of them, more wait in line

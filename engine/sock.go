@@ -63,6 +63,7 @@ type sock struct {
 	eof     bool                       // the peer ended its output: nothing more will be read
 	wrShut  bool                       // PILB ended its output to the peer (shutdown(SHUT_WR))
 	watched bool                       // in the loop's drain watch (pause.go)
+	opens   uint16                     // reopens started: tells a late check of one from the next
 	held    *bytebufferpool.ByteBuffer // output not yet handed to the kernel or to gnet; nil when none
 }
 
@@ -241,10 +242,20 @@ func (l *loop) reopen(s *sock, state any, failed func()) {
 	fd := s.fd
 	s.fd = -1
 	s.setState(sockReopening)
+	s.opens++
+	gen := s.opens
 	go func() {
 		if err := l.reenroll(state, fd); err != nil {
 			l.exec(failed)
+			return
 		}
+		// Registered, but OnOpen may not have run (see enroll): then
+		// the socket is still reopening, from this reopen, when this runs.
+		l.exec(func() {
+			if s.st == sockReopening && s.opens == gen {
+				failed()
+			}
+		})
 	}()
 }
 
@@ -268,6 +279,11 @@ func (l *loop) reenroll(state any, fd int) error {
 // pool swallows the panic: the result channel closes with no result, as it
 // does when registration fails after the fact. Neither may pass for a
 // success, or the connection would wait for an OnOpen that never comes.
+// And when epoll_ctl refuses the descriptor (ENOMEM, max_user_watches),
+// gnet 2.9.7 closes it and still reports the connection registered,
+// without an OnOpen: callers check, in a task queued once this returns
+// (after any OnOpen of the enrolment), that their socket left its
+// dialing or reopening state.
 func (l *loop) enroll(state any, nc net.Conn) error {
 	if a, ok := nc.RemoteAddr().(*net.TCPAddr); !ok || a == nil {
 		_ = nc.Close()
