@@ -168,7 +168,9 @@ func parseTTL(raw json.RawMessage) (time.Duration, error) {
 	var s string
 	if err := json.Unmarshal(raw, &s); err == nil {
 		d, err := time.ParseDuration(s)
-		if err != nil {
+		// A ttl under a nanosecond ("0.1ns") parses as 0, which would be
+		// a registration that never expires: refuse it as too short.
+		if err != nil || d == 0 && strings.ContainsAny(s, "123456789") {
 			return 0, fmt.Errorf("%w: ttl %q: want a duration such as \"30s\"", ErrInvalid, s)
 		}
 		return d, nil
@@ -177,7 +179,11 @@ func parseTTL(raw json.RawMessage) (time.Duration, error) {
 	if err := json.Unmarshal(raw, &secs); err != nil || secs < 0 || secs > MaxTTL.Seconds() {
 		return 0, fmt.Errorf("%w: ttl %s: want a duration such as \"30s\" or seconds up to %v", ErrInvalid, raw, MaxTTL)
 	}
-	return time.Duration(secs * float64(time.Second)), nil
+	d := time.Duration(secs * float64(time.Second))
+	if d == 0 && secs != 0 { // 1e-10: not "no expiry", but too short
+		return 0, fmt.Errorf("%w: ttl %s: want 0 (none) or %v to %v", ErrInvalid, raw, MinTTL, MaxTTL)
+	}
+	return d, nil
 }
 
 // authorized compares the bearer token in constant time. Both sides are

@@ -120,28 +120,30 @@ func TestAPIBadRequestsChangeNothing(t *testing.T) {
 		method, path, body string
 		code               int
 	}{
-		{"POST", "/backends", `{"id":"s2","addr":"10.0.0.2:80"`, 400},               // truncated JSON
-		{"POST", "/backends", `{"id":"s2","addr":"10.0.0.2:80"} {}`, 400},           // two objects
-		{"POST", "/backends", `{"id":"s2","adr":"10.0.0.2:80"}`, 400},               // unknown field
-		{"POST", "/backends", `{"id":"s2","addr":"db.internal:80"}`, 400},           // a name
-		{"POST", "/backends", `{"id":"s2","addr":"10.0.0.2:80","weight":0}`, 400},   // weight 0
-		{"POST", "/backends", `{"id":"s2","addr":"10.0.0.2:80","weight":-1}`, 400},  // weight < 0
-		{"POST", "/backends", `{"id":"s2","addr":"10.0.0.2:80","ttl":"soon"}`, 400}, // bad ttl
-		{"POST", "/backends", `{"id":"s2","addr":"10.0.0.2:80","ttl":-5}`, 400},     // negative ttl
-		{"POST", "/backends", `{"id":"s2","addr":"10.0.0.2:80","ttl":"10ms"}`, 400}, // ttl too short
-		{"POST", "/backends", `{"id":"../x","addr":"10.0.0.2:80"}`, 400},            // bad id
-		{"POST", "/backends", `[]`, 400},                                            // not an object
-		{"POST", "/backends", ``, 400},                                              // empty
-		{"POST", "/backends", big, 413},                                             // too large
-		{"POST", "/backends", `{"id":"b1","addr":"10.0.0.2:80"}`, 409},              // a flag backend's id
-		{"POST", "/backends", `{"id":"s2","addr":"10.0.0.1:80"}`, 409},              // s1's address
-		{"DELETE", "/backends/b1", ``, 409},                                         // a flag backend
-		{"DELETE", "/backends/nope", ``, 404},                                       // unknown
-		{"PUT", "/backends", `{}`, 405},                                             // method
-		{"PATCH", "/backends/s1", `{}`, 405},                                        // method
-		{"POST", "/pools", `{}`, 405},                                               // method
-		{"GET", "/nothing", ``, 404},                                                // path
-		{"GET", "/backends/nope", ``, 404},                                          // unknown
+		{"POST", "/backends", `{"id":"s2","addr":"10.0.0.2:80"`, 400},                // truncated JSON
+		{"POST", "/backends", `{"id":"s2","addr":"10.0.0.2:80"} {}`, 400},            // two objects
+		{"POST", "/backends", `{"id":"s2","adr":"10.0.0.2:80"}`, 400},                // unknown field
+		{"POST", "/backends", `{"id":"s2","addr":"db.internal:80"}`, 400},            // a name
+		{"POST", "/backends", `{"id":"s2","addr":"10.0.0.2:80","weight":0}`, 400},    // weight 0
+		{"POST", "/backends", `{"id":"s2","addr":"10.0.0.2:80","weight":-1}`, 400},   // weight < 0
+		{"POST", "/backends", `{"id":"s2","addr":"10.0.0.2:80","ttl":"soon"}`, 400},  // bad ttl
+		{"POST", "/backends", `{"id":"s2","addr":"10.0.0.2:80","ttl":-5}`, 400},      // negative ttl
+		{"POST", "/backends", `{"id":"s2","addr":"10.0.0.2:80","ttl":"10ms"}`, 400},  // ttl too short
+		{"POST", "/backends", `{"id":"s2","addr":"10.0.0.2:80","ttl":1e-10}`, 400},   // rounds to 0, not "no expiry"
+		{"POST", "/backends", `{"id":"s2","addr":"10.0.0.2:80","ttl":"0.1ns"}`, 400}, // rounds to 0, not "no expiry"
+		{"POST", "/backends", `{"id":"../x","addr":"10.0.0.2:80"}`, 400},             // bad id
+		{"POST", "/backends", `[]`, 400},                                             // not an object
+		{"POST", "/backends", ``, 400},                                               // empty
+		{"POST", "/backends", big, 413},                                              // too large
+		{"POST", "/backends", `{"id":"b1","addr":"10.0.0.2:80"}`, 409},               // a flag backend's id
+		{"POST", "/backends", `{"id":"s2","addr":"10.0.0.1:80"}`, 409},               // s1's address
+		{"DELETE", "/backends/b1", ``, 409},                                          // a flag backend
+		{"DELETE", "/backends/nope", ``, 404},                                        // unknown
+		{"PUT", "/backends", `{}`, 405},                                              // method
+		{"PATCH", "/backends/s1", `{}`, 405},                                         // method
+		{"POST", "/pools", `{}`, 405},                                                // method
+		{"GET", "/nothing", ``, 404},                                                 // path
+		{"GET", "/backends/nope", ``, 404},                                           // unknown
 	} {
 		code, m, h := do(t, tt.method, url+tt.path, "", tt.body)
 		if code != tt.code || m["error"] == nil || m["error"] == "" {

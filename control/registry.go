@@ -39,8 +39,11 @@ const (
 	MinTTL = time.Second
 	MaxTTL = 24 * time.Hour
 
-	// maxIDLen bounds an id: it appears in logs, URLs and JSON.
-	maxIDLen = 128
+	// maxIDLen bounds an id: it appears in logs, URLs and JSON. It fits
+	// the ids DNS discovery makes, name@address: a name of up to 254
+	// characters (RFC 1035 §2.3.4, and the trailing dot), '@', and the
+	// longest address, "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535".
+	maxIDLen = 254 + 1 + len("[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535")
 )
 
 // Spec is a backend as a source wants it.

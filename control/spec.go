@@ -37,7 +37,7 @@ func checkSpec(s *Spec) error {
 	return nil
 }
 
-// CheckID reports whether id can name a backend: 1 to 128 letters, digits
+// CheckID reports whether id can name a backend: 1 to 302 letters, digits
 // or ".-_:@[]" (what DNS-found ids such as "api.internal@[2001:db8::1]:80"
 // need), so that it is safe in a URL path, a log line and a flag.
 func CheckID(id string) error {

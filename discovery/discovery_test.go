@@ -242,3 +242,32 @@ func settle(d time.Duration, cond func() bool) bool {
 	}
 	return true
 }
+
+// TestWatcherLongName: a name as long as DNS allows, with an IPv6 address,
+// still makes a backend: its id, name@address, is longer than an id the
+// API's registrants need, and must not be refused for that.
+func TestWatcherLongName(t *testing.T) {
+	f := dnstest.Start(t)
+	reg, err := control.New(control.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	label := strings.Repeat("a", 63)
+	name := label + "." + label + "." + label + "." + strings.Repeat("b", 55) + ".test" // 253 characters, DNS's most
+	tg, err := ParseTarget("api="+name+":65535", control.SourceDNS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.SetIPs(name, "10.0.0.1", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff")
+	w := &Watcher{Targets: []Target{tg}, Resolver: &Resolver{Server: f.Addr}, Registry: reg}
+	if err := w.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"10.0.0.1:65535", "[2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]:65535"}
+	if got := poolAddrs(reg, "api"); !slices.Equal(got, want) {
+		t.Fatalf("pool api %v, want %v", got, want)
+	}
+	if _, ok := reg.Backend(name + "@[2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]:65535"); !ok {
+		t.Fatal("the IPv6 backend is not listed under its id")
+	}
+}

@@ -127,10 +127,17 @@ func (b *Backend) countFailure(ejectAfter int32) bool {
 // nor lengthen it; counting them would jump a backend to MaxEjection after
 // one outage.
 func (b *Backend) Eject(now int64) time.Duration {
+	d, _, _ := b.eject(now)
+	return d
+}
+
+// eject is Eject; it also returns the back-off end it replaced and the
+// level it set, which cancelEjection needs to undo it.
+func (b *Backend) eject(now int64) (d time.Duration, prev int64, level int32) {
 	for {
 		until := b.ejectedUntil.Load()
 		if now < until {
-			return 0
+			return 0, 0, 0
 		}
 		level := b.failLevel.Load() + 1
 		d := ejection(level)
@@ -138,8 +145,17 @@ func (b *Backend) Eject(now int64) time.Duration {
 		// moment raise the level.
 		if b.ejectedUntil.CompareAndSwap(until, now+int64(d)) {
 			b.failLevel.Store(level)
-			return d
+			return d, until, level
 		}
+	}
+}
+
+// cancelEjection undoes the ejection that eject(now) started for d,
+// replacing prev and setting level, unless another ejection has replaced
+// it since.
+func (b *Backend) cancelEjection(now int64, d time.Duration, prev int64, level int32) {
+	if b.ejectedUntil.CompareAndSwap(now+int64(d), prev) {
+		b.failLevel.CompareAndSwap(level, level-1)
 	}
 }
 

@@ -1,7 +1,9 @@
 package pool
 
 import (
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -169,5 +171,59 @@ func TestPoolReportFailure(t *testing.T) {
 	}
 	if got := bs[1].ConsecutiveFailures(); got != 10*EjectAfter {
 		t.Fatalf("%d consecutive failures counted, want %d", got, 10*EjectAfter)
+	}
+}
+
+// TestPoolReportFailureConcurrentKeepsOne: when two loops report the
+// ejecting failure of the two backends of a pool at the same moment, each
+// sees the other still available before it ejects its own; one of the two
+// must stay available all the same. (Before the fix both were ejected
+// within the first few dozen rounds, -race or not.)
+func TestPoolReportFailureConcurrentKeepsOne(t *testing.T) {
+	now := 100 * sec
+	for round := range 2000 {
+		bs := newBackends(2)
+		p := NewPool("p", bs, nil)
+		for _, b := range bs {
+			for range EjectAfter - 1 {
+				p.ReportFailure(b, now)
+			}
+		}
+		var ready atomic.Int32
+		var wg sync.WaitGroup
+		for _, b := range bs {
+			wg.Go(func() {
+				ready.Add(1)
+				for ready.Load() < 2 {
+					runtime.Gosched()
+				}
+				p.ReportFailure(b, now)
+			})
+		}
+		wg.Wait()
+		if !bs[0].Available(now) && !bs[1].Available(now) {
+			t.Fatalf("round %d: both backends of the pool ejected at once: the last available one must stay", round)
+		}
+	}
+}
+
+// TestCancelEjection: an ejection taken back leaves the backend as it was
+// before it: available, at its former level, with its failures counted.
+func TestCancelEjection(t *testing.T) {
+	b := &Backend{ID: "s1", Addr: "127.0.0.1:1"}
+	d, prev, level := b.eject(10 * sec)
+	if d != BaseEjection || prev != 0 || level != 1 {
+		t.Fatalf("eject: %v %d %d", d, prev, level)
+	}
+	b.cancelEjection(10*sec, d, prev, level)
+	if !b.Available(10*sec) || b.Failures() != 0 || b.EjectedUntil() != 0 {
+		t.Fatalf("after cancel: available=%v level=%d until=%d", b.Available(10*sec), b.Failures(), b.EjectedUntil())
+	}
+	// Another ejection since is not undone.
+	d, prev, level = b.eject(20 * sec)
+	b.Eject(20*sec + int64(d)) // a later incident, level 2
+	b.cancelEjection(20*sec, d, prev, level)
+	if b.Available(20*sec+int64(d)) || b.Failures() != 2 {
+		t.Fatalf("a later ejection was undone: level %d", b.Failures())
 	}
 }

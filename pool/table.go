@@ -49,7 +49,17 @@ func (p *Pool) ReportFailure(b *Backend, now int64) time.Duration {
 	if !b.countFailure(EjectAfter) || !othersAvailable(p.backends, b, now) {
 		return 0
 	}
-	return b.Eject(now)
+	d, prev, level := b.eject(now)
+	if d > 0 && !othersAvailable(p.backends, b, now) {
+		// Another loop ejected the last other available backend between
+		// the check above and this ejection (each saw the other still
+		// available): take this one back. Every ejector checks again after
+		// its own ejection, so the last of them to check always finds one
+		// available, or stays available itself.
+		b.cancelEjection(now, d, prev, level)
+		return 0
+	}
+	return d
 }
 
 // othersAvailable reports whether a backend of list other than b is

@@ -142,7 +142,7 @@ func parseFlags(args []string, env func(string) string) (options, error) {
 		return o, fmt.Errorf("-register %q: want the admin API's base URL, such as http://proxy:9090", o.register)
 	}
 	if err := control.CheckID(o.id); err != nil {
-		return o, fmt.Errorf("-id %q: letters, digits and .-_:@[] only, at most 128", o.id)
+		return o, fmt.Errorf("-id %q: %v", o.id, err)
 	}
 	if err := pool.CheckPoolName(o.pool); err != nil {
 		return o, fmt.Errorf("-pool: %v", err)
