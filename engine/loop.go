@@ -31,6 +31,7 @@ type loop struct {
 	req  httpparse.Request  // scratch: the request being parsed
 	resp httpparse.Response // scratch: the response being parsed
 	buf  []byte             // scratch: response heads
+	segs [][]byte           // scratch: one large write in pieces (sock.write)
 
 	// maxHeld caps what PILB holds for one connection in any buffer
 	// (unread input, output, a dial's request): see pause.go.

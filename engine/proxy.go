@@ -282,7 +282,7 @@ func (l *loop) forwardRequestBody(cl *clientConn, be *backendConn, buf []byte) {
 // writeBackend writes p to be wherever its socket is. It returns false
 // when be is gone (its teardown queued).
 func (l *loop) writeBackend(be *backendConn, p []byte) bool {
-	if err := be.sock.write(p); err != nil {
+	if err := be.sock.write(p, &l.segs); err != nil {
 		if be.sock.st != sockClosed {
 			l.sockFailed(nil, be, err)
 		}
@@ -297,7 +297,7 @@ func (l *loop) writeBackend(be *backendConn, p []byte) bool {
 // writeClient writes p to the client wherever its socket is. It returns
 // false when the client is gone (its teardown queued).
 func (l *loop) writeClient(cl *clientConn, p []byte) bool {
-	if err := cl.sock.write(p); err != nil {
+	if err := cl.sock.write(p, &l.segs); err != nil {
 		if cl.sock.st != sockClosed {
 			l.sockFailed(cl, nil, err)
 		}
