@@ -40,10 +40,11 @@ const (
 	MaxTTL = 24 * time.Hour
 
 	// maxIDLen bounds an id: it appears in logs, URLs and JSON. It fits
-	// the ids DNS discovery makes, name@address: a name of up to 254
-	// characters (RFC 1035 §2.3.4, and the trailing dot), '@', and the
-	// longest address, "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535".
-	maxIDLen = 254 + 1 + len("[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535")
+	// the ids DNS discovery makes, pool:name@address: a pool name of up
+	// to 64 characters, ':', a name of up to 254 characters (RFC 1035
+	// §2.3.4, and the trailing dot), '@', and the longest address,
+	// "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535".
+	maxIDLen = 64 + 1 + 254 + 1 + len("[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535")
 )
 
 // Spec is a backend as a source wants it.

@@ -37,9 +37,9 @@ func checkSpec(s *Spec) error {
 	return nil
 }
 
-// CheckID reports whether id can name a backend: 1 to 302 letters, digits
+// CheckID reports whether id can name a backend: 1 to 367 letters, digits
 // or ".-_:@[]" (what DNS-found ids such as "api.internal@[2001:db8::1]:80"
-// need), so that it is safe in a URL path, a log line and a flag.
+// and "web:api.internal@10.0.0.1:80" need), so that it is safe in a URL path, a log line and a flag.
 func CheckID(id string) error {
 	if id == "" || len(id) > maxIDLen {
 		return fmt.Errorf("%w: id %q: want 1 to %d characters", ErrInvalid, id, maxIDLen)

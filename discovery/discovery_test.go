@@ -162,7 +162,7 @@ func TestWatcherFollowsAnswers(t *testing.T) {
 	if !first[0].Draining() || first[1].Draining() {
 		t.Fatal("the gone address must drain, the kept one not")
 	}
-	if st, _ := reg.Backend("api.test@10.0.0.1:80"); st.Reason != "gone from DNS" {
+	if st, _ := reg.Backend("api:api.test@10.0.0.1:80"); st.Reason != "gone from DNS" {
 		t.Fatalf("gone: %+v", st)
 	}
 
@@ -254,7 +254,8 @@ func TestWatcherLongName(t *testing.T) {
 	}
 	label := strings.Repeat("a", 63)
 	name := label + "." + label + "." + label + "." + strings.Repeat("b", 55) + ".test" // 253 characters, DNS's most
-	tg, err := ParseTarget("api="+name+":65535", control.SourceDNS)
+	poolName := strings.Repeat("p", 64)                                                 // the longest pool name
+	tg, err := ParseTarget(poolName+"="+name+":65535", control.SourceDNS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,10 +265,45 @@ func TestWatcherLongName(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"10.0.0.1:65535", "[2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]:65535"}
-	if got := poolAddrs(reg, "api"); !slices.Equal(got, want) {
-		t.Fatalf("pool api %v, want %v", got, want)
+	if got := poolAddrs(reg, poolName); !slices.Equal(got, want) {
+		t.Fatalf("pool %s %v, want %v", poolName, got, want)
 	}
-	if _, ok := reg.Backend(name + "@[2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]:65535"); !ok {
+	if _, ok := reg.Backend(poolName + ":" + name + "@[2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]:65535"); !ok {
 		t.Fatal("the IPv6 backend is not listed under its id")
+	}
+}
+
+// TestWatcherOneNameTwoPools: one name in two pools makes backends in
+// both (their ids differ by the pool), not an id clash that leaves the
+// second pool empty.
+func TestWatcherOneNameTwoPools(t *testing.T) {
+	f := dnstest.Start(t)
+	reg, err := control.New(control.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var targets []Target
+	for _, s := range []string{"svc.test:80", "api=svc.test:80", "web=svc.test:80"} {
+		tg, err := ParseTarget(s, control.SourceDNS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		targets = append(targets, tg)
+	}
+	f.SetIPs("svc.test", "10.0.0.1", "10.0.0.2")
+	w := &Watcher{Targets: targets, Resolver: &Resolver{Server: f.Addr}, Registry: reg}
+	if err := w.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"10.0.0.1:80", "10.0.0.2:80"}
+	for _, p := range []string{pool.DefaultPool, "api", "web"} {
+		if got := poolAddrs(reg, p); !slices.Equal(got, want) {
+			t.Errorf("pool %s %v, want %v", p, got, want)
+		}
+	}
+	for _, id := range []string{"svc.test@10.0.0.1:80", "api:svc.test@10.0.0.1:80", "web:svc.test@10.0.0.2:80"} {
+		if _, ok := reg.Backend(id); !ok {
+			t.Errorf("no backend %s", id)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pilb-proxy/pilb/control"
+	"github.com/pilb-proxy/pilb/pool"
 )
 
 const (
@@ -139,7 +140,7 @@ func (w *Watcher) apply(t Target, eps []Endpoint, err error) error {
 	specs := make([]control.Spec, 0, len(eps))
 	for _, e := range eps {
 		specs = append(specs, control.Spec{
-			ID:     t.Name + "@" + e.Addr.String(),
+			ID:     backendID(t, e.Addr.String()),
 			Pool:   t.Pool,
 			Addr:   e.Addr.String(),
 			Weight: e.Weight,
@@ -205,4 +206,16 @@ func (w *Watcher) logger() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return w.Logger.With("component", "dns")
+}
+
+// backendID names the backend of one address of t: name@address, and
+// pool:name@address outside the default pool, so that one name in two
+// pools (-backends-dns api=svc:80 -backends-dns web=svc:80, or one
+// server behind two pools) makes two backends rather than an id clash that
+// leaves the second pool empty.
+func backendID(t Target, addr string) string {
+	if t.Pool == "" || t.Pool == pool.DefaultPool {
+		return t.Name + "@" + addr
+	}
+	return t.Pool + ":" + t.Name + "@" + addr
 }

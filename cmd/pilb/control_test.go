@@ -615,7 +615,7 @@ func TestBinaryBackendsHostname(t *testing.T) {
 	dns.SetIPs("web.test", "127.0.0.1")
 	_, addr, api := startPilb(t, nil, "-backends", "web=web.test:"+port, "-route", "/x=web",
 		"-dns-server", dns.Addr, "-dns-interval", "1h", "-conns-per-backend", "0")
-	if st := api.backends(t)["web.test@127.0.0.1:"+port]; st.Pool != "web" || st.Source != control.SourceFlag {
+	if st := api.backends(t)["web:web.test@127.0.0.1:"+port]; st.Pool != "web" || st.Source != control.SourceFlag {
 		t.Fatalf("backend from the host name: %+v", st)
 	}
 	queries := dns.Queries.Load()
