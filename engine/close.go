@@ -378,6 +378,7 @@ func (l *loop) backendGone(be *backendConn, err error) {
 		// its keep-alive timeout passed): its idle siblings are likely
 		// dead too. Close them, so the retry dials.
 		l.dropIdle(be.b)
+		l.refreshPool(cl)
 		l.dispatch(cl, cl.out.B)
 	default:
 		// A connection that took the request and closed without an

@@ -251,6 +251,7 @@ func (l *loop) dialFailed(be *backendConn, err error) {
 	// to it so far was held: a retry is safe whatever the method and
 	// however much of the body has streamed.
 	if int(cl.tries) < maxTries && held != nil {
+		l.refreshPool(cl)
 		l.dispatch(cl, held.B)
 		return
 	}
@@ -262,4 +263,16 @@ func (l *loop) dialFailed(be *backendConn, err error) {
 func localExhaustion(err error) bool {
 	return errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) ||
 		errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.ENOMEM) || errors.Is(err, unix.EADDRNOTAVAIL)
+}
+
+// refreshPool points a request that goes to a backend again (a retry, a
+// queued request's turn) at its pool in the current table. The table it
+// was routed with may be old by then: its pool still lists a backend that
+// drains or left (a DNS change, a deregistration) and misses one added
+// since, so that a retry there fails (503) while the pool has a backend.
+// Only retries and queue turns pay the lookup, not the request path.
+func (l *loop) refreshPool(cl *clientConn) {
+	if p := l.cfg.Routes.Load().Pool(cl.pool.Name()); p != nil {
+		cl.pool = p
+	}
 }

@@ -260,6 +260,7 @@ func (l *loop) wakeQueued(cl *clientConn, q *poolQueue) {
 	cl.ops.queued = false
 	cl.tries-- // the queued try never went out: dispatch counts it again
 	w.retry = true
+	l.refreshPool(cl)
 	l.dispatch(cl, cl.out.B)
 	if cl.alive() && cl.be != nil && !cl.reqDone {
 		l.serveClient(cl) // the body that waited

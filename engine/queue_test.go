@@ -343,3 +343,40 @@ func TestQueueUnderLoad(t *testing.T) {
 		t.Fatalf("%d requests in flight at once on two backends capped at 2", n)
 	}
 }
+
+// TestQueuedRequestGoesToTheCurrentPool: a request queued behind a backend
+// that then leaves the pool (deregistered: draining, and a new table
+// without it, with another backend) takes its turn in the pool as it is
+// now, not as it was when the request arrived, where nothing is left to
+// pick (503).
+func TestQueuedRequestGoesToTheCurrentPool(t *testing.T) {
+	g := newGate()
+	ba, bb := startScripted(t, g.serve), startScripted(t, g.serve)
+	a := &pool.Backend{ID: "a", Addr: ba.Addr(), MaxConns: 1}
+	routes := pool.NewRoutes(routedTable(t, map[string][]*pool.Backend{"default": {a}}))
+	cfg := e2eConfig()
+	cfg.Loops = 1
+	cfg.Routes = routes
+	cfg.QueueTimeout = 5 * time.Second
+	s := startProxy(t, cfg)
+
+	hold := dialRaw(t, s.Addr())
+	hold.send("GET /hold HTTP/1.1\r\nHost: q\r\n\r\n")
+	if !eventually(5*time.Second, func() bool { return len(g.order()) == 1 }) {
+		t.Fatal("the first request never reached its backend")
+	}
+	c := dialRaw(t, s.Addr())
+	c.send("GET /free-queued HTTP/1.1\r\nHost: q\r\n\r\n")
+	if !eventually(5*time.Second, func() bool { return s.queueLen("default") == 1 }) {
+		t.Fatal("the second request did not queue")
+	}
+	a.SetDraining(true)
+	routes.Store(routedTable(t, map[string][]*pool.Backend{"default": {{ID: "b", Addr: bb.Addr(), MaxConns: 1}}}))
+	g.open("/hold")
+	expectStatus(t, hold.resp("GET"), 200)
+	m := c.resp("GET")
+	expectStatus(t, m, 200)
+	if string(m.body) != "/free-queued" {
+		t.Fatalf("got %q", m.body)
+	}
+}
