@@ -509,3 +509,31 @@ func TestBinaryRestartWithoutAdmin(t *testing.T) {
 		t.Fatalf("successor: %d", resp.StatusCode)
 	}
 }
+
+// TestSameAddr: an inherited listener matches the -listen it was bound
+// for: the same literal address and port, any address for an empty host,
+// and any of a host name's addresses (localhost may resolve ::1 first while
+// the listener holds 127.0.0.1).
+func TestSameAddr(t *testing.T) {
+	v4 := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}
+	any4 := &net.TCPAddr{IP: net.IPv4zero, Port: 8080}
+	for _, c := range []struct {
+		a    net.Addr
+		addr string
+		want bool
+	}{
+		{v4, "127.0.0.1:8080", true},
+		{v4, "127.0.0.1:8081", false},
+		{v4, "127.0.0.2:8080", false},
+		{any4, ":8080", true},
+		{v4, ":8080", false},
+		{v4, "localhost:8080", true},
+		{&net.TCPAddr{IP: net.IPv6loopback, Port: 8080}, "[::1]:8080", true},
+		{v4, "no-such-host.invalid:8080", false},
+		{v4, "8080", false},
+	} {
+		if got := sameAddr(c.a, c.addr); got != c.want {
+			t.Errorf("sameAddr(%v, %q) = %v, want %v", c.a, c.addr, got, c.want)
+		}
+	}
+}

@@ -196,14 +196,22 @@ func sameAddr(a net.Addr, addr string) bool {
 		return got.IsUnspecified()
 	}
 	want, err := netip.ParseAddr(host)
-	if err != nil {
-		ips, err := net.LookupIP(host)
-		if err != nil || len(ips) == 0 {
-			return false
-		}
-		want, _ = netip.AddrFromSlice(ips[0])
+	if err == nil {
+		return want.Unmap() == got
 	}
-	return want.Unmap() == got
+	// A host name: the listener was bound to one of its addresses, which
+	// need not be the first the resolver gives now (localhost may come
+	// as ::1 first while Go bound 127.0.0.1).
+	ips, err := net.LookupIP(host)
+	if err != nil {
+		return false
+	}
+	for _, ip := range ips {
+		if a, ok := netip.AddrFromSlice(ip); ok && a.Unmap() == got {
+			return true
+		}
+	}
+	return false
 }
 
 // signalReady tells the predecessor this pilb serves.
