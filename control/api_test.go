@@ -132,6 +132,8 @@ func TestAPIBadRequestsChangeNothing(t *testing.T) {
 		{"POST", "/backends", `{"id":"s2","addr":"10.0.0.2:80","ttl":1e-10}`, 400},   // rounds to 0, not "no expiry"
 		{"POST", "/backends", `{"id":"s2","addr":"10.0.0.2:80","ttl":"0.1ns"}`, 400}, // rounds to 0, not "no expiry"
 		{"POST", "/backends", `{"id":"../x","addr":"10.0.0.2:80"}`, 400},             // bad id
+		{"POST", "/backends", `{"id":"none","addr":"10.0.0.2:80"}`, 400},             // reserved id
+		{"POST", "/backends", `{"id":"s2","addr":"10.0.0.2:80","pool":"none"}`, 400}, // reserved pool
 		{"POST", "/backends", `[]`, 400},                                             // not an object
 		{"POST", "/backends", ``, 400},                                               // empty
 		{"POST", "/backends", big, 413},                                              // too large

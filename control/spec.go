@@ -44,6 +44,9 @@ func CheckID(id string) error {
 	if id == "" || len(id) > maxIDLen {
 		return fmt.Errorf("%w: id %q: want 1 to %d characters", ErrInvalid, id, maxIDLen)
 	}
+	if id == pool.NoName {
+		return fmt.Errorf("%w: id %q is reserved: metrics and logs name so the backend of a request that had none", ErrInvalid, id)
+	}
 	for _, c := range []byte(id) {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' ||
 			c == '_' || c == ':' || c == '@' || c == '[' || c == ']') {

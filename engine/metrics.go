@@ -27,8 +27,9 @@ import (
 // "none"; requests refused before they were routed (a malformed head, a
 // header timeout) have pool "none" too, and are also counted by reason.
 
-// noLabel is the label value of a pool or backend a request never had.
-const noLabel = "none"
+// noLabel is the label value of a pool or backend a request never had;
+// no pool or backend can have that name (pool.CheckPoolName, control.CheckID).
+const noLabel = pool.NoName
 
 // durationBounds are the upper bounds of the request duration histogram's
 // buckets, in nanoseconds: from half a millisecond (a proxied round trip on

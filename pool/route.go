@@ -14,6 +14,12 @@ const DefaultPool = "default"
 // maxPoolName bounds a pool name: it appears in logs, flags and JSON.
 const maxPoolName = 64
 
+// NoName is reserved: it is neither a pool's name nor a backend's id.
+// Metrics and the access log give it to a request that never had a pool
+// or a backend (refused before routing, 503 with nothing available), so a
+// pool or backend of that name would share their counters.
+const NoName = "none"
+
 // maxHostLen is the longest host name that can match a host route: 253
 // characters is DNS's limit (RFC 1035 §2.3.4 as applied by RFC 2181 §11),
 // plus a trailing dot and room for a bracketed IPv6 literal. A longer Host
@@ -123,6 +129,9 @@ func (r Route) check() error {
 func CheckPoolName(name string) error {
 	if name == "" || len(name) > maxPoolName {
 		return fmt.Errorf("pool name %q: want 1 to %d characters", name, maxPoolName)
+	}
+	if name == NoName {
+		return fmt.Errorf("pool name %q is reserved: metrics and logs name so the pool of a request that had none", name)
 	}
 	for _, c := range []byte(name) {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {

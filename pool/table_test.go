@@ -164,3 +164,16 @@ func TestFollowSet(t *testing.T) {
 		t.Fatal("Store(nil) replaced the table")
 	}
 }
+
+// TestCheckPoolNameReserved: "none" names no pool (metrics and the access
+// log give it to requests that had none); names around it still pass.
+func TestCheckPoolNameReserved(t *testing.T) {
+	if err := CheckPoolName(NoName); err == nil {
+		t.Errorf("pool name %q accepted", NoName)
+	}
+	for _, ok := range []string{"default", "none-api", "nonE", "api"} {
+		if err := CheckPoolName(ok); err != nil {
+			t.Errorf("pool name %q: %v", ok, err)
+		}
+	}
+}
