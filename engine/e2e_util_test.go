@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -522,7 +523,15 @@ func runIsolated(t *testing.T, d time.Duration) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v", "-test.timeout="+(2*d).String())
+	args := []string{"-test.run=^" + t.Name() + "$", "-test.count=1", "-test.v", "-test.timeout=" + (2 * d).String()}
+	// The scenario's own flags (-chaos.conns, -chaos.seed...) reach the
+	// child as they were given.
+	flag.Visit(func(f *flag.Flag) {
+		if strings.HasPrefix(f.Name, "chaos.") {
+			args = append(args, "-"+f.Name+"="+f.Value.String())
+		}
+	})
+	cmd := exec.CommandContext(ctx, os.Args[0], args...)
 	cmd.Env = append(os.Environ(), childEnv+"="+t.Name())
 	out, err := cmd.CombinedOutput()
 	if ctx.Err() != nil {
@@ -530,6 +539,12 @@ func runIsolated(t *testing.T, d time.Duration) {
 	}
 	if err != nil {
 		t.Fatalf("scenario failed: %v\n%s", err, tail(out, 3000))
+	}
+	// What the scenario said of itself (its seed, its counts), for -v.
+	for line := range strings.Lines(string(out)) {
+		if l := strings.TrimSpace(line); strings.Contains(l, ".go:") && !strings.HasPrefix(l, "---") {
+			t.Log(l)
+		}
 	}
 }
 
