@@ -237,7 +237,7 @@ func (l *loop) checkClient(cl *clientConn) (keep, moved bool) {
 	if !cl.alive() {
 		return false, false
 	}
-	if cl.sock.st == sockOff && cl.sock.heldLen() > 0 {
+	if cl.sock.heldOff() {
 		p, err := cl.sock.flush()
 		if err != nil {
 			l.sockFailed(cl, nil, err)
@@ -263,12 +263,12 @@ func (l *loop) checkClient(cl *clientConn) (keep, moved bool) {
 			// Held back for its backend's sake.
 			if be.sock.out() <= l.cfg.HighWater/4 {
 				l.serveClient(cl)
-				return cl.alive() && cl.sock.st == sockOff && cl.sock.heldLen() > 0, true
+				return cl.alive() && cl.sock.heldOff(), true
 			}
 			return true, moved
 		}
 	}
-	return cl.sock.st == sockOff && cl.sock.heldLen() > 0, moved
+	return cl.sock.heldOff(), moved
 }
 
 // checkBackend acts on a watched backend connection (see checkClient).
@@ -276,7 +276,7 @@ func (l *loop) checkBackend(be *backendConn) (keep, moved bool) {
 	if be.phase == bpClosed {
 		return false, false
 	}
-	if be.sock.st == sockOff && be.sock.heldLen() > 0 {
+	if be.sock.heldOff() {
 		p, err := be.sock.flush()
 		if err != nil {
 			l.sockFailed(nil, be, err)

@@ -288,7 +288,7 @@ func (l *loop) writeBackend(be *backendConn, p []byte) bool {
 		}
 		return false
 	}
-	if be.sock.st == sockOff && be.sock.heldLen() > 0 {
+	if be.sock.heldOff() {
 		l.watchBackend(be)
 	}
 	return true
@@ -304,7 +304,7 @@ func (l *loop) writeClient(cl *clientConn, p []byte) bool {
 		return false
 	}
 	l.countOut(cl, len(p)) // ops: bytes sent (record.go)
-	if cl.sock.st == sockOff && cl.sock.heldLen() > 0 {
+	if cl.sock.heldOff() {
 		l.watchClient(cl)
 	}
 	return true

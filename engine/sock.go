@@ -100,6 +100,10 @@ func (s *sock) heldLen() int {
 	return len(s.held.B)
 }
 
+// heldOff reports whether s is off the loop with output held for it: the
+// drain poll has to flush it, gnet cannot.
+func (s *sock) heldOff() bool { return s.st == sockOff && s.heldLen() > 0 }
+
 // fdNow returns the descriptor to use for socket options now, or -1.
 func (s *sock) fdNow() int {
 	switch s.st {
