@@ -60,28 +60,21 @@ func (l *loop) warnAllowed() (ok bool, suppressed int) {
 
 // warnGenerated logs an error answer PILB makes itself.
 func (l *loop) warnGenerated(cl *clientConn, code int, err error, src errorSource) {
-	ok, suppressed := l.warnAllowed()
-	if !ok {
-		return
-	}
-	attrs := []any{"status", code, "source", src.String(), "client", cl.ip.String()}
-	if err != nil {
-		attrs = append(attrs, "err", err.Error())
-	}
-	attrs = l.requestAttrs(cl, attrs)
-	if suppressed > 0 {
-		attrs = append(attrs, "suppressed", suppressed)
-	}
-	l.srv.log.Warn("pilb answered with an error", attrs...)
+	l.warnExchange(cl, "pilb answered with an error", code, err, src)
 }
 
 // warnCut logs a response cut short: the client sees it end with a reset.
 func (l *loop) warnCut(cl *clientConn, err error, src errorSource) {
+	l.warnExchange(cl, "response cut short", int(cl.ops.rec.status), err, src)
+}
+
+// warnExchange writes one rate-limited warn line about cl's exchange.
+func (l *loop) warnExchange(cl *clientConn, msg string, status int, err error, src errorSource) {
 	ok, suppressed := l.warnAllowed()
 	if !ok {
 		return
 	}
-	attrs := []any{"status", cl.ops.rec.status, "source", src.String(), "client", cl.ip.String()}
+	attrs := []any{"status", status, "source", src.String(), "client", cl.ip.String()}
 	if err != nil {
 		attrs = append(attrs, "err", err.Error())
 	}
@@ -89,7 +82,7 @@ func (l *loop) warnCut(cl *clientConn, err error, src errorSource) {
 	if suppressed > 0 {
 		attrs = append(attrs, "suppressed", suppressed)
 	}
-	l.srv.log.Warn("response cut short", attrs...)
+	l.srv.log.Warn(msg, attrs...)
 }
 
 // requestAttrs adds what is known of cl's request to a log line.
