@@ -7,12 +7,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/pilb-proxy/pilb/bench/internal/procstat"
+	"github.com/pilb-proxy/pilb/bench/internal/proxies"
 	"github.com/pilb-proxy/pilb/bench/internal/report"
 	"github.com/pilb-proxy/pilb/bench/internal/results"
 	"github.com/pilb-proxy/pilb/bench/internal/suite"
@@ -104,6 +106,49 @@ func (l *intList) Set(v string) error {
 	}
 	*l = out
 	return nil
+}
+
+// workspace is what a local run prepares before any proxy starts.
+type workspace struct {
+	root       string // the module's root
+	work       string // a temporary folder for binaries and configs; the caller removes it
+	backendBin string // pilb-backend, built from this tree
+	builtHere  bool   // pilb was built from this tree, not given with -pilb-bin
+}
+
+// prepare installs what is missing of tools and of the proxies named
+// (nginx, haproxy), builds pilb-backend into a new temporary folder
+// (workPrefix*), and pilb there too unless *pilbBin names one or names
+// leaves pilb out: *pilbBin is then the binary built.
+func prepare(ctx context.Context, names, tools []string, workPrefix string, pilbBin *string) (workspace, error) {
+	var ws workspace
+	root, err := moduleRoot()
+	if err != nil {
+		return ws, err
+	}
+	ws.root = root
+	for _, n := range names {
+		if n != "pilb" {
+			tools = append(tools, n)
+		}
+	}
+	if err := proxies.EnsureTools(ctx, os.Stdout, tools...); err != nil {
+		return ws, err
+	}
+	if ws.work, err = os.MkdirTemp("", workPrefix); err != nil {
+		return ws, err
+	}
+	fmt.Println("building pilb-backend and pilb…")
+	if ws.backendBin, err = build(ctx, root, "./cmd/pilb-backend", ws.work); err != nil {
+		return ws, err
+	}
+	ws.builtHere = *pilbBin == ""
+	if ws.builtHere && slices.Contains(names, "pilb") {
+		if *pilbBin, err = build(ctx, root, "./cmd/pilb", ws.work); err != nil {
+			return ws, fmt.Errorf("pilb does not build, so it cannot be measured (use -proxies nginx,haproxy meanwhile): %w", err)
+		}
+	}
+	return ws, nil
 }
 
 // moduleRoot finds the directory of PILB's go.mod from the working

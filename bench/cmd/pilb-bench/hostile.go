@@ -117,35 +117,14 @@ func cmdHostile(args []string) error {
 	ctx, cancelDeadline := context.WithDeadline(ctx, deadline.Add(time.Minute))
 	defer cancelDeadline()
 
-	root, err := moduleRoot()
+	ws, err := prepare(ctx, names, []string{"taskset", "wrk"}, "pilb-bench-hostile-", &hf.pilbBin)
+	if ws.work != "" {
+		defer os.RemoveAll(ws.work)
+	}
 	if err != nil {
 		return err
 	}
-	tools := []string{"taskset", "wrk"}
-	for _, n := range names {
-		if n != "pilb" {
-			tools = append(tools, n)
-		}
-	}
-	if err := proxies.EnsureTools(ctx, os.Stdout, tools...); err != nil {
-		return err
-	}
-	work, err := os.MkdirTemp("", "pilb-bench-hostile-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(work)
-	fmt.Println("building pilb-backend and pilb…")
-	backendBin, err := build(ctx, root, "./cmd/pilb-backend", work)
-	if err != nil {
-		return err
-	}
-	builtHere := hf.pilbBin == ""
-	if builtHere && slices.Contains(names, "pilb") {
-		if hf.pilbBin, err = build(ctx, root, "./cmd/pilb", work); err != nil {
-			return fmt.Errorf("pilb does not build, so it cannot be measured (use -proxies nginx,haproxy meanwhile): %w", err)
-		}
-	}
+	root, work, backendBin, builtHere := ws.root, ws.work, ws.backendBin, ws.builtHere
 	if hf.baselineBin != "" {
 		if _, err := os.Stat(hf.baselineBin); err != nil {
 			return fmt.Errorf("%w: -baseline-bin: %v", errUsage, err)

@@ -82,35 +82,14 @@ func cmdLadder(kind string, args []string) error {
 	ctx, cancelDeadline := context.WithDeadline(ctx, deadline.Add(time.Minute))
 	defer cancelDeadline()
 
-	root, err := moduleRoot()
+	ws, err := prepare(ctx, names, append([]string{"taskset"}, ladder.Tools...), "pilb-bench-", pilbBin)
+	if ws.work != "" {
+		defer os.RemoveAll(ws.work)
+	}
 	if err != nil {
 		return err
 	}
-	tools := append([]string{"taskset"}, ladder.Tools...)
-	for _, n := range names {
-		if n != "pilb" {
-			tools = append(tools, n)
-		}
-	}
-	if err := proxies.EnsureTools(ctx, os.Stdout, tools...); err != nil {
-		return err
-	}
-	work, err := os.MkdirTemp("", "pilb-bench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(work)
-	fmt.Println("building pilb-backend and pilb…")
-	backendBin, err := build(ctx, root, "./cmd/pilb-backend", work)
-	if err != nil {
-		return err
-	}
-	builtHere := *pilbBin == ""
-	if *pilbBin == "" && strings.Contains(*proxyList, "pilb") {
-		if *pilbBin, err = build(ctx, root, "./cmd/pilb", work); err != nil {
-			return fmt.Errorf("pilb does not build, so it cannot be measured (use -proxies nginx,haproxy meanwhile): %w", err)
-		}
-	}
+	root, work, backendBin, builtHere := ws.root, ws.work, ws.backendBin, ws.builtHere
 
 	dir := outDir(root, lf.out, started)
 	run := &results.Run{Kind: kind, Started: started, Args: append([]string{"pilb-bench"}, os.Args[1:]...), Flags: flagValues(fs),
