@@ -613,10 +613,7 @@ func chaosScenario(t *testing.T) {
 	}
 	t.Logf("chaos: seed %d, %d connections (reproduce: go test ./engine -run TestChaos -chaos.seed %d -chaos.conns %d)", seed, conns, seed, conns)
 
-	// Baseline, once the runtime's own descriptors (netpoller) exist.
-	warm, _ := net.Listen("tcp", "127.0.0.1:0")
-	warm.Close()
-	fds0, rss0 := openFDs(t), rssBytes()
+	fds0, rss0 := baselineFDs(t), rssBytes()
 
 	backends := make([]string, 3)
 	var servers []*scripted

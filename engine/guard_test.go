@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -73,9 +72,7 @@ func TestPanicCostsOnePair(t *testing.T) {
 }
 
 func panicScenario(t *testing.T) {
-	warm, _ := net.Listen("tcp", "127.0.0.1:0")
-	warm.Close()
-	fds0 := openFDs(t)
+	fds0 := baselineFDs(t)
 
 	release := make(chan struct{})
 	got := make(chan struct{}, 1)
