@@ -10,20 +10,23 @@ import (
 	"github.com/panjf2000/gnet/v2"
 )
 
-// openlessLoop is a gnet.EventLoop whose Enroll does what gnet 2.9.7 does
-// when epoll_ctl refuses a descriptor: it closes the connection and reports
-// it registered, without an OnOpen. Execute hands tasks to the test, which
-// runs them as the loop would, one at a time.
-type openlessLoop struct{ tasks chan gnet.Runnable }
+// fakeLoop is a gnet.EventLoop for tests that put events between a task's
+// queueing and its run: Execute hands tasks to the test, which runs them as
+// the loop would, one at a time. Its Enroll does what gnet 2.9.7 does when
+// epoll_ctl refuses a descriptor: it closes the connection and reports it
+// registered, without an OnOpen.
+type fakeLoop struct{ tasks chan gnet.Runnable }
+
+func newFakeLoop() *fakeLoop { return &fakeLoop{tasks: make(chan gnet.Runnable, 16)} }
 
 // registered is the gnet.Conn such an enrolment reports.
 type registered struct{ gnet.Conn }
 
-func (o *openlessLoop) Register(context.Context, net.Addr) (<-chan gnet.RegisteredResult, error) {
+func (o *fakeLoop) Register(context.Context, net.Addr) (<-chan gnet.RegisteredResult, error) {
 	return nil, errors.ErrUnsupported
 }
 
-func (o *openlessLoop) Enroll(_ context.Context, nc net.Conn) (<-chan gnet.RegisteredResult, error) {
+func (o *fakeLoop) Enroll(_ context.Context, nc net.Conn) (<-chan gnet.RegisteredResult, error) {
 	_ = nc.Close()
 	ch := make(chan gnet.RegisteredResult, 1)
 	ch <- gnet.RegisteredResult{Conn: registered{}}
@@ -31,16 +34,16 @@ func (o *openlessLoop) Enroll(_ context.Context, nc net.Conn) (<-chan gnet.Regis
 	return ch, nil
 }
 
-func (o *openlessLoop) Execute(_ context.Context, r gnet.Runnable) error {
+func (o *fakeLoop) Execute(_ context.Context, r gnet.Runnable) error {
 	o.tasks <- r
 	return nil
 }
 
-func (o *openlessLoop) Schedule(context.Context, gnet.Runnable, time.Duration) error {
+func (o *fakeLoop) Schedule(context.Context, gnet.Runnable, time.Duration) error {
 	return errors.ErrUnsupported
 }
 
-func (o *openlessLoop) Close(gnet.Conn) error { return nil }
+func (o *fakeLoop) Close(gnet.Conn) error { return nil }
 
 // TestEnrolledWithoutOpen: a connect whose enrolment reports success but
 // never opens must fail like any connect (its dial slot given back, the
@@ -68,7 +71,7 @@ func TestEnrolledWithoutOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	el := &openlessLoop{tasks: make(chan gnet.Runnable, 4)}
+	el := newFakeLoop()
 	l := newLoop(s, el)
 	b := cfg.Backends.Snapshot()[0]
 

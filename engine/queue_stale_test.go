@@ -1,37 +1,6 @@
 package engine
 
-import (
-	"context"
-	"errors"
-	"net"
-	"testing"
-	"time"
-
-	"github.com/panjf2000/gnet/v2"
-)
-
-// heldLoop is a gnet.EventLoop whose Execute keeps the tasks for the test
-// to run, so that a test can put events between a wake and its run.
-type heldLoop struct{ tasks []gnet.Runnable }
-
-func (h *heldLoop) Register(context.Context, net.Addr) (<-chan gnet.RegisteredResult, error) {
-	return nil, errors.ErrUnsupported
-}
-
-func (h *heldLoop) Enroll(context.Context, net.Conn) (<-chan gnet.RegisteredResult, error) {
-	return nil, errors.ErrUnsupported
-}
-
-func (h *heldLoop) Execute(_ context.Context, r gnet.Runnable) error {
-	h.tasks = append(h.tasks, r)
-	return nil
-}
-
-func (h *heldLoop) Schedule(context.Context, gnet.Runnable, time.Duration) error {
-	return errors.ErrUnsupported
-}
-
-func (h *heldLoop) Close(gnet.Conn) error { return nil }
+import "testing"
 
 // TestQueueStaleWakeOfRequeuedClient replays a race: a freed slot pops a
 // client's waiter and queues its wake on the client's loop; before the wake
@@ -41,7 +10,7 @@ func (h *heldLoop) Close(gnet.Conn) error { return nil }
 // is still listed (the list would keep a waiter whose client no longer
 // counts itself queued, and a third wait would link it twice).
 func TestQueueStaleWakeOfRequeuedClient(t *testing.T) {
-	el := &heldLoop{}
+	el := newFakeLoop()
 	l := &loop{el: el, cfg: &Config{}}
 	cl := &clientConn{l: l}
 	q := new(poolQueue)
@@ -101,7 +70,7 @@ func TestQueueStaleWakeOfRequeuedClient(t *testing.T) {
 // a waiter that does not exist, and every later request of its pool waits
 // for a wake nothing sends) and leave the new wait alone.
 func TestQueueStaleWakeOfClientQueuedElsewhere(t *testing.T) {
-	el := &heldLoop{}
+	el := newFakeLoop()
 	l := &loop{el: el, cfg: &Config{}}
 	cl := &clientConn{l: l}
 	qa, qb := new(poolQueue), new(poolQueue)
