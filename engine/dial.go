@@ -139,8 +139,7 @@ func (l *loop) takeWaiting(b *pool.Backend) *backendConn {
 // with the request.
 func (l *loop) handOff(be, q *backendConn) {
 	cl := q.cl
-	held := q.sock.held
-	q.sock.held = nil
+	held := q.sock.takeHeld()
 	q.cl, cl.be = nil, nil
 	deadline := q.tm.when
 	l.dropQueued(q) // its entry in dialQueue is skipped when reached
@@ -150,8 +149,7 @@ func (l *loop) handOff(be, q *backendConn) {
 	be.pooled = true // fresh from a response: the keep-alive race applies
 	l.wheel.set(&be.tm, deadline)
 	if held != nil {
-		l.writeBackend(be, held.B)
-		heldPool.Put(held)
+		l.writeHeld(be, held)
 	}
 }
 
@@ -159,7 +157,7 @@ func (l *loop) handOff(be, q *backendConn) {
 // registered.
 func (l *loop) backendOpened(be *backendConn, c gnet.Conn) {
 	if be.sock.st == sockReopening {
-		if !be.sock.reopened(c) {
+		if !l.reopened(&be.sock, c, watchItem{be: be}) {
 			return
 		}
 		if be.phase == bpClosed {
@@ -183,7 +181,7 @@ func (l *loop) backendOpened(be *backendConn, c gnet.Conn) {
 		l.shut(&be.sock, false)
 		return
 	}
-	if !be.sock.reopened(c) {
+	if !l.reopened(&be.sock, c, watchItem{be: be}) {
 		return // the request's write failed: its teardown is queued
 	}
 	if be.phase == bpIdle {
@@ -216,8 +214,7 @@ func (l *loop) idleBackend(be *backendConn) {
 // dialFailed runs on the loop when a connect (or its enrolment) failed.
 func (l *loop) dialFailed(be *backendConn, err error) {
 	l.dialDone(be)
-	held := be.sock.held
-	be.sock.held = nil
+	held := be.sock.takeHeld()
 	be.sock.setState(sockClosed)
 	cl := be.cl
 	if be.phase != bpClosed {
@@ -237,7 +234,7 @@ func (l *loop) dialFailed(be *backendConn, err error) {
 	}
 	defer func() {
 		if held != nil {
-			heldPool.Put(held)
+			held.release()
 		}
 	}()
 	if cl == nil {
@@ -252,7 +249,10 @@ func (l *loop) dialFailed(be *backendConn, err error) {
 	// however much of the body has streamed.
 	if int(cl.tries) < maxTries && held != nil {
 		l.refreshPool(cl)
-		l.dispatch(cl, held.B)
+		req := outPool.Get()
+		req.B = held.linear(req.B)
+		l.dispatch(cl, req.B)
+		outPool.Put(req)
 		return
 	}
 	l.failExchange(cl, 502, ErrConnect, fromBackend)

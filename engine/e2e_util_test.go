@@ -660,6 +660,14 @@ func loopProblems(t testing.TB, s *Server) string {
 			if len(l.gone) != 0 {
 				problems = append(problems, fmt.Sprintf("%d teardowns queued", len(l.gone)))
 			}
+			if ww := l.out.ww; ww != nil {
+				if n := len(ww.slots) - len(ww.free); n != 0 {
+					problems = append(problems, fmt.Sprintf("%d sockets in the write watch", n))
+				}
+			}
+			if len(l.out.free) > maxFreeChunks {
+				problems = append(problems, fmt.Sprintf("%d free chunks kept", len(l.out.free)))
+			}
 			timers := 0
 			for _, be := range l.backends {
 				if be.tm.linked() {

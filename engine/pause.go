@@ -237,7 +237,7 @@ func (l *loop) checkClient(cl *clientConn) (keep, moved bool) {
 	if !cl.alive() {
 		return false, false
 	}
-	if cl.sock.heldOff() {
+	if cl.sock.polled() {
 		p, err := cl.sock.flush()
 		if err != nil {
 			l.sockFailed(cl, nil, err)
@@ -263,12 +263,12 @@ func (l *loop) checkClient(cl *clientConn) (keep, moved bool) {
 			// Held back for its backend's sake.
 			if be.sock.out() <= l.cfg.HighWater/4 {
 				l.serveClient(cl)
-				return cl.alive() && cl.sock.heldOff(), true
+				return cl.alive() && cl.sock.polled(), true
 			}
 			return true, moved
 		}
 	}
-	return cl.sock.heldOff(), moved
+	return cl.sock.polled(), moved
 }
 
 // checkBackend acts on a watched backend connection (see checkClient).
@@ -276,7 +276,7 @@ func (l *loop) checkBackend(be *backendConn) (keep, moved bool) {
 	if be.phase == bpClosed {
 		return false, false
 	}
-	if be.sock.heldOff() {
+	if be.sock.polled() {
 		p, err := be.sock.flush()
 		if err != nil {
 			l.sockFailed(nil, be, err)
@@ -318,7 +318,7 @@ func (l *loop) drainStalled(cl *clientConn, n int) bool {
 // clientReopened runs from OnOpen when an off-loop client is back on the
 // loop: it goes on where it stands.
 func (l *loop) clientReopened(cl *clientConn, c gnet.Conn) {
-	if !cl.sock.reopened(c) {
+	if !l.reopened(&cl.sock, c, watchItem{cl: cl}) {
 		return // the held output's write failed: its teardown is queued
 	}
 	switch cl.phase {
