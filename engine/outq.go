@@ -38,7 +38,7 @@ type outq struct {
 	off    int      // bytes of chunks[head] already written
 	n      int      // bytes queued
 	owner  watchItem
-	fd     int   // the descriptor registered with the loop's write watch; -1 when not registered
+	fd     int    // the descriptor registered with the loop's write watch; -1 when not registered
 	slot   int32  // its slot in the write watch, while registered
 	epoch  uint64 // the write watch's task that last wrote it
 	w      *outMem

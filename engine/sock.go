@@ -58,14 +58,14 @@ var sockNext = [...]uint8{
 
 // sock is the socket of a client or backend connection.
 type sock struct {
-	c       gnet.Conn                  // while sockOn
-	fd      int                        // the duplicate while sockOff; -1 otherwise
-	st      sockState                  //
-	eof     bool                       // the peer ended its output: nothing more will be read
-	wrShut  bool                       // PILB ended its output to the peer (shutdown(SHUT_WR))
-	watched bool                       // in the loop's drain watch (pause.go)
-	opens   uint16                     // reopens started: tells a late check of one from the next
-	q       *outq                      // output the kernel has not taken yet; nil when none
+	c       gnet.Conn // while sockOn
+	fd      int       // the duplicate while sockOff; -1 otherwise
+	st      sockState //
+	eof     bool      // the peer ended its output: nothing more will be read
+	wrShut  bool      // PILB ended its output to the peer (shutdown(SHUT_WR))
+	watched bool      // in the loop's drain watch (pause.go)
+	opens   uint16    // reopens started: tells a late check of one from the next
+	q       *outq     // output the kernel has not taken yet; nil when none
 }
 
 // errSockClosed is returned by write on a closed socket.
