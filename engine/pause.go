@@ -26,8 +26,8 @@ import (
 //     more is needed.
 //
 // A socket is only taken off with no output of its own in gnet (gnet's
-// close would cut that short) and with all its input consumed or stashed,
-// so no byte is lost. When a pause cannot happen yet, it is tried again at
+// close would cut that short; PILB's own queue goes with the socket) and
+// with all its input consumed or stashed, so no byte is lost. When a pause cannot happen yet, it is tried again at
 // the next read; meanwhile every buffer PILB holds for a connection is
 // capped at maxHeld (twice HighWater plus one read), past which the
 // connection is reset: a peer that neither reads nor stops sending is not
@@ -35,7 +35,8 @@ import (
 //
 // gnet has no drain callback either, so the loop polls what waits on a
 // drain: the watch list holds only those connections (paused ones, closing
-// ones, off-loop ones with held output), never the others. The poll runs
+// ones; those with queued output only when the write watch could not take
+// them, writable.go), never the others. The poll runs
 // every millisecond after a change, and backs off to tickSlow while
 // nothing moves. A client that reads none of its waiting output for
 // IdleTimeout is cut off (drainStalled), so no wait lasts for ever.
