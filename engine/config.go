@@ -58,8 +58,10 @@ type Config struct {
 	Balancer pool.Balancer
 
 	// ConnsPerBackend is how many keep-alive connections each loop dials
-	// to each backend ahead of traffic, and keeps dialed; 0 dials on
-	// demand only.
+	// to each backend ahead of traffic, and keeps dialed; one while no
+	// request used the backend for BackendIdleTimeout (its idle
+	// connections expire then, and are not dialed again for nothing); 0
+	// dials on demand only.
 	ConnsPerBackend int
 
 	// MaxIdlePerBackend bounds the idle keep-alive connections each loop

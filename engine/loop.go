@@ -217,7 +217,9 @@ func (l *loop) reportFailure(p *pool.Pool, b *pool.Backend, err error) {
 }
 
 // predial keeps ConnsPerBackend idle connections to each available
-// backend of every pool, counting the ones being dialed, and closes the
+// backend of every pool (one to a backend no request used for
+// BackendIdleTimeout: pool.ConnPool.Want), counting the ones being
+// dialed, and closes the
 // idle connections of backends that left the routing table or are
 // draining: at once, and again each tick for a connection whose response
 // ended since (it went back to the pool).
@@ -242,7 +244,7 @@ func (l *loop) predial() {
 		if !b.Available(l.now) {
 			continue
 		}
-		for n := min(l.pool.Want(b, l.cfg.ConnsPerBackend)-l.dialing[b], maxDials-l.dials); n > 0; n-- {
+		for n := min(l.pool.Want(b, l.cfg.ConnsPerBackend, l.now)-l.dialing[b], maxDials-l.dials); n > 0; n-- {
 			l.dial(b)
 		}
 	}

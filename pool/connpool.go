@@ -45,6 +45,9 @@ type idleEntry[C comparable] struct {
 // back between Puts cannot hide an expired conn above a fresh one.
 type idleList[C comparable] struct {
 	entries []idleEntry[C]
+	gets    uint64 // Get calls for the backend, found a conn or not
+	seen    uint64 // gets as Expired last saw it
+	used    int64  // when Expired first saw gets move since the one before (Unix nanoseconds)
 }
 
 // NewConnPool returns an empty pool keeping at most maxIdlePerBackend idle
@@ -67,7 +70,11 @@ func NewConnPool[C comparable](maxIdlePerBackend int, idleTimeout time.Duration)
 // past idleTimeout can still come out.
 func (p *ConnPool[C]) Get(b *Backend) (c C, ok bool) {
 	l := p.lists[b]
-	if l == nil || len(l.entries) == 0 {
+	if l == nil {
+		return c, false
+	}
+	l.gets++
+	if len(l.entries) == 0 {
 		return c, false
 	}
 	last := len(l.entries) - 1
@@ -88,7 +95,7 @@ func (p *ConnPool[C]) Put(b *Backend, c C, now int64) bool {
 		if p.maxIdle == 0 {
 			return false
 		}
-		l = &idleList[C]{entries: make([]idleEntry[C], 0, min(p.maxIdle, initialIdleCap))}
+		l = &idleList[C]{entries: make([]idleEntry[C], 0, min(p.maxIdle, initialIdleCap)), used: now}
 		p.lists[b] = l
 	}
 	if len(l.entries) >= p.maxIdle {
@@ -129,6 +136,9 @@ func (p *ConnPool[C]) Expired(now int64, fn func(b *Backend, c C)) {
 		return
 	}
 	for b, l := range p.lists {
+		if l.gets != l.seen {
+			l.seen, l.used = l.gets, now
+		}
 		kept := l.entries[:0]
 		for _, e := range l.entries {
 			if now-e.idleSince > p.idleTimeout {
@@ -178,10 +188,22 @@ func (p *ConnPool[C]) Len() int {
 	return n
 }
 
-// Want returns how many conns to dial for b to have target idle, never more
-// than maxIdlePerBackend allows; 0 when it already has them or target is zero
-// or negative. The engine pre-dials Want(b, connsPerBackend) conns per
-// backend at start and Puts them as they connect.
-func (p *ConnPool[C]) Want(b *Backend, target int) int {
+// Want returns how many conns to dial for b to have target idle at now,
+// never more than maxIdlePerBackend allows; 0 when it already has them or
+// target is zero or negative. The engine pre-dials Want(b, connsPerBackend)
+// conns per backend at start and Puts them as they connect.
+//
+// A backend no request asked a conn of (Get) for idleTimeout is quiet: its
+// target falls to one, so that the conns it expires are not dialed again
+// every idleTimeout for nothing (64 connects per backend and loop every
+// 15 s, and their garbage, on a proxy nobody uses), while its next request
+// still finds one conn ready. The first Get after that makes the target
+// whole again (seen at the next Expired). Gets are counted, not timed, so
+// that the request path only increments a field; the time of use is taken
+// by Expired, which the engine runs every tick.
+func (p *ConnPool[C]) Want(b *Backend, target int, now int64) int {
+	if l := p.lists[b]; l != nil && p.idleTimeout > 0 && l.gets == l.seen && now-l.used > p.idleTimeout {
+		target = min(target, 1)
+	}
 	return max(min(target, p.maxIdle)-p.Idle(b), 0)
 }

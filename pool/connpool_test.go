@@ -71,9 +71,62 @@ func TestConnPoolWant(t *testing.T) {
 		for i := range tc.idle {
 			p.Put(b, conn(i), 0)
 		}
-		if got := p.Want(b, tc.target); got != tc.want {
+		if got := p.Want(b, tc.target, 0); got != tc.want {
 			t.Errorf("idle %d target %d: Want %d, want %d", tc.idle, tc.target, got, tc.want)
 		}
+	}
+}
+
+// TestConnPoolWantQuiet: a backend no request asked a conn of for
+// idleTimeout keeps one conn dialed, not its whole target, and gets the
+// whole target back once a request asks again.
+func TestConnPoolWantQuiet(t *testing.T) {
+	b := newBackends(1)[0]
+	p := NewConnPool[conn](64, 10*time.Second)
+	for i := range 8 {
+		p.Put(b, conn(i), 0) // pre-dialed at start: in use for the first window
+	}
+	p.Expired(5*sec, func(*Backend, conn) {})
+	if got := p.Want(b, 8, 5*sec); got != 0 {
+		t.Fatalf("Want %d with the target idle, want 0", got)
+	}
+	closed := 0
+	p.Expired(11*sec, func(*Backend, conn) { closed++ })
+	if closed != 8 {
+		t.Fatalf("%d conns expired, want 8", closed)
+	}
+	if got := p.Want(b, 8, 11*sec); got != 1 {
+		t.Fatalf("quiet backend: Want %d, want 1", got)
+	}
+	p.Put(b, 100, 11*sec)
+	if got := p.Want(b, 8, 12*sec); got != 0 {
+		t.Fatalf("quiet backend with one conn: Want %d, want 0", got)
+	}
+	// A request asks: the next Expired sees it, and the target is whole.
+	if c, ok := p.Get(b); !ok || c != 100 {
+		t.Fatalf("Get = %v, %v", c, ok)
+	}
+	p.Expired(12*sec, func(*Backend, conn) {})
+	if got := p.Want(b, 8, 12*sec); got != 8 {
+		t.Fatalf("after a request: Want %d, want 8", got)
+	}
+	// A Get that finds no conn counts as a request too.
+	p.Expired(30*sec, func(*Backend, conn) {})
+	if got := p.Want(b, 8, 30*sec); got != 1 {
+		t.Fatalf("quiet again: Want %d, want 1", got)
+	}
+	if _, ok := p.Get(b); ok {
+		t.Fatal("Get found a conn in an empty pool")
+	}
+	p.Expired(31*sec, func(*Backend, conn) {})
+	if got := p.Want(b, 8, 31*sec); got != 8 {
+		t.Fatalf("after a request that found none: Want %d, want 8", got)
+	}
+	// Without an idle timeout nothing is ever quiet.
+	q := NewConnPool[conn](64, 0)
+	q.Put(b, 1, 0)
+	if got := q.Want(b, 8, 1000*sec); got != 7 {
+		t.Fatalf("no idle timeout: Want %d, want 7", got)
 	}
 }
 

@@ -221,7 +221,7 @@ func newFlagSet(o *options, port *int, flagErr *error) *flag.FlagSet {
 	})
 	fs.IntVar(&o.demo, "demo", 0, "start `N` built-in demo backends on loopback and balance over them")
 	fs.IntVar(&o.loops, "loops", runtime.NumCPU(), "number of event `loops` (one per core)")
-	fs.IntVar(&o.connsPerBackend, "conns-per-backend", 4, "keep-alive `connections` pre-dialed per backend per loop")
+	fs.IntVar(&o.connsPerBackend, "conns-per-backend", 4, "keep-alive `connections` pre-dialed per backend per loop (one while the backend had no request for -backend-idle-timeout)")
 	fs.IntVar(&o.maxConnsPerBackend, "max-conns-per-backend", 0, "most `requests` in flight per backend, all loops together; 0 means no limit")
 	fs.IntVar(&o.maxIdlePerBackend, "max-idle-per-backend", engine.DefaultMaxIdlePerBackend, "most idle keep-alive `connections` kept per backend per loop")
 	fs.StringVar(&o.balance, "balance", pool.PolicyRoundRobin, "balancing `algorithm` in each pool: "+strings.Join(pool.Policies, ", "))
