@@ -169,7 +169,19 @@ func (l *loop) writable(it watchItem) {
 		l.sockFailed(it.cl, it.be, err)
 		return
 	}
-	if progress && l.drainWaits(it) {
+	if !progress {
+		return
+	}
+	if cl := it.cl; cl != nil {
+		if be := cl.be; be != nil && be.sock.st == sockOff && be.sock.watched && cl.sock.out() <= l.cfg.HighWater/4 {
+			// Its backend was paused for its sake: resume it now rather
+			// than at the drain poll's next turn (checkBackend drops it
+			// from the watch then).
+			l.reopenBackend(be)
+			return
+		}
+	}
+	if l.drainWaits(it) {
 		l.pollSoon()
 	}
 }
