@@ -106,7 +106,7 @@ func (e *Env) Expected(names []string) time.Duration {
 		case results.ScenarioIdle:
 			d += n * (settle + idleSettle + measureSlack)
 		case results.ScenarioTransfer:
-			d += time.Duration(e.Rounds) * (e.transferTime() + measureSlack)
+			d += time.Duration(e.Rounds) * (e.transferTime() + transferWarm + measureSlack)
 		case results.ScenarioCPU:
 			d += n*(e.Duration+measureSlack) + time.Duration(len(e.Proxies))*cpuWarmup
 		}

@@ -138,7 +138,7 @@ func TestRunEveryScenario(t *testing.T) {
 	check(results.ScenarioIdle, "", map[string]float64{results.ValOpened: 20, results.ValStillOpen: 20, results.ValFailed: 0},
 		results.ValRSSPerConn, results.ValRSSBefore)
 	for _, v := range []string{results.VariantDownload, results.VariantUpload} {
-		check(results.ScenarioTransfer, v, nil, results.ValGrowthPeak, results.ValGrowthEnd, results.ValRate)
+		check(results.ScenarioTransfer, v, nil, results.ValGrowthPeak, results.ValGrowthCold, results.ValGrowthEnd, results.ValRate)
 	}
 	check(results.ScenarioDownloads, "", map[string]float64{results.ValSlow: 7}, results.ValP90)
 	check(results.ScenarioCPU, "", map[string]float64{results.ValRPS: 1000}, results.ValCPUPerReq)
@@ -185,8 +185,8 @@ func TestRotate(t *testing.T) {
 func TestExpected(t *testing.T) {
 	e := &Env{Proxies: make([]Proxy, 3), Rounds: 3, Duration: 10 * time.Second, SlowlorisInterval: 2 * time.Second,
 		TransferSize: 1 << 30, TransferRate: 2 << 20}
-	// Three rounds of 512 s transfers, every proxy at once.
-	if got, want := e.Expected([]string{results.ScenarioTransfer}), 3*(512*time.Second+measureSlack); got != want {
+	// Three rounds of 512 s transfers and their warm-up, every proxy at once.
+	if got, want := e.Expected([]string{results.ScenarioTransfer}), 3*(512*time.Second+transferWarm+measureSlack); got != want {
 		t.Errorf("slowtransfer: %s, want %s", got, want)
 	}
 	if got := e.Expected(results.Scenarios); got < 30*time.Minute || got > 2*time.Hour {

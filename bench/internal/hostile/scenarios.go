@@ -210,7 +210,7 @@ func (e *Env) transfer(ctx context.Context, run *results.Run) bool {
 	}
 	defer origin.Close()
 	for round := 1; round <= e.Rounds; round++ {
-		if !e.fits(ctx, e.transferTime()+measureSlack) {
+		if !e.fits(ctx, e.transferTime()+transferWarm+measureSlack) {
 			return false
 		}
 		e.transferRound(ctx, run, origin, round)
@@ -222,7 +222,8 @@ func (e *Env) transfer(ctx context.Context, run *results.Run) bool {
 type transferJob struct {
 	in      *instance
 	variant string
-	before  procstat.Memory
+	fresh   procstat.Memory // after a few small requests
+	before  procstat.Memory // after the warm-up transfers
 	done    counter
 	fig     results.Figure
 }
@@ -241,7 +242,13 @@ func (e *Env) transferRound(ctx context.Context, run *results.Run, origin *Origi
 		}
 	}
 	defer stopAll(all)
-	// The first requests through each instance, then the baseline.
+	// The first requests through each instance and its fresh memory; then
+	// a warm-up of the transfer's kind at full speed, and the baseline.
+	// The growth is measured from the warm baseline: what a slow transfer
+	// adds to a proxy that has served traffic before, as one in service
+	// has. The one-time costs of a fresh process (its first garbage
+	// collections' metadata, free lists filled the first time, pages of
+	// its read buffers touched the first time) are the cold growth.
 	for _, j := range jobs {
 		set := OpenIdle(ctx, j.in.addr, "/bytes/1024", 4, 4)
 		set.Close()
@@ -249,6 +256,27 @@ func (e *Env) transferRound(ctx context.Context, run *results.Run, origin *Origi
 			j.fig = failed(results.ScenarioTransfer, j.variant, j.in.name, round, fmt.Errorf("warm-up: %w", set.Err))
 		}
 	}
+	sleepCtx(ctx, settle)
+	for _, j := range jobs {
+		var err error
+		if j.fresh, err = procstat.ReadMemory(j.in.px.PIDs()...); err != nil && j.fig.Err == "" {
+			j.fig = failed(results.ScenarioTransfer, j.variant, j.in.name, round, err)
+		}
+	}
+	var warm sync.WaitGroup
+	for _, j := range jobs {
+		if j.fig.Err != "" {
+			continue
+		}
+		warm.Add(1)
+		go func() {
+			defer warm.Done()
+			if err := warmTransfer(ctx, j.in.addr, j.variant, e.TransferRate); err != nil {
+				j.fig = failed(results.ScenarioTransfer, j.variant, j.in.name, round, fmt.Errorf("warm-up: %w", err))
+			}
+		}()
+	}
+	warm.Wait()
 	sleepCtx(ctx, settle)
 	for _, j := range jobs {
 		var err error
@@ -270,7 +298,7 @@ func (e *Env) transferRound(ctx context.Context, run *results.Run, origin *Origi
 	go func() { wg.Wait(); close(finished) }()
 	e.transferProgress(finished, jobs, round)
 	for _, j := range jobs {
-		e.record(run, j.fig, results.ValGrowthPeak, results.ValGrowthEnd, results.ValPSSGrowth, results.ValRate)
+		e.record(run, j.fig, results.ValGrowthPeak, results.ValGrowthCold, results.ValGrowthEnd, results.ValPSSGrowth, results.ValRate)
 	}
 }
 
@@ -297,6 +325,7 @@ func (e *Env) transferOne(ctx context.Context, j *transferJob) {
 	v := j.fig.Values
 	v[results.ValRSSBefore] = float64(j.before.RSS) / bytesPerMB
 	v[results.ValGrowthPeak] = float64(peak.RSS-j.before.RSS) / bytesPerMB
+	v[results.ValGrowthCold] = float64(peak.RSS-j.fresh.RSS) / bytesPerMB
 	v[results.ValGrowthEnd] = float64(end.RSS-j.before.RSS) / bytesPerMB
 	if peak.PSS > 0 && j.before.PSS > 0 {
 		v[results.ValPSSGrowth] = float64(peak.PSS-j.before.PSS) / bytesPerMB

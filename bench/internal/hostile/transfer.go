@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/pilb-proxy/pilb/bench/internal/results"
 )
 
 // Transfer is what one slow download or upload moved.
@@ -106,4 +108,32 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.done.add(int64(n))
 	return n, err
+}
+
+// The warm-up before a slow transfer's baseline (Env.transferRound): one
+// transfer of the same kind at full speed and a short one at the measured
+// rate, so that every path the measured transfer takes (flow control,
+// queued output) has run once.
+const (
+	warmFastSize = 4 << 20
+	warmSlowTime = time.Second
+	// transferWarm is about what the warm-up and its settle take.
+	transferWarm = warmSlowTime + 2*settle
+)
+
+// warmTransfer runs the warm-up for variant (results.VariantDownload or
+// results.VariantUpload) through the proxy at addr; rate is the measured
+// transfer's rate.
+func warmTransfer(ctx context.Context, addr, variant string, rate int64) error {
+	slow := max(rate*int64(warmSlowTime/time.Millisecond)/1000, 1)
+	if variant == results.VariantDownload {
+		if _, err := SlowDownload(ctx, addr, warmFastSize, 1<<40, nil); err != nil {
+			return err
+		}
+		_, err := SlowDownload(ctx, addr, slow, rate, nil)
+		return err
+	}
+	// The origin reads every upload at rate: one short upload is both.
+	_, err := Upload(ctx, addr, slow, nil)
+	return err
 }

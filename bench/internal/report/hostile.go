@@ -129,12 +129,14 @@ var hostileScenarios = []hostileScenario{
 		name: results.ScenarioTransfer, title: "memory during a slow download and a slow upload",
 		what: func(f map[string]string) string {
 			return fmt.Sprintf("download: the client reads a %s body at %s/s; upload: a %s body to a backend that reads %s/s; "+
-				"every proxy at once, each transfer through its own instance; growth = peak RSS during the transfer − RSS before it",
+				"every proxy at once, each transfer through its own instance; growth = peak RSS during the transfer − RSS before it, "+
+				"after a warm-up (one transfer of the kind at full speed, one of 1 s at the rate); cold = the same − RSS of the fresh instance, before the warm-up",
 				f["transfer-size"], f["transfer-rate"], f["transfer-size"], f["transfer-rate"])
 		},
 		target:   "RSS growth ≤ 1 MB (issue 7: pilb 3.8 MB, HAProxy 0.1 MB)",
 		variants: []string{results.VariantDownload, results.VariantUpload},
-		cols: []column{{results.ValGrowthPeak, "RSS growth MB", "%.2f", byDifference}, {results.ValGrowthEnd, "growth at end MB", "%.2f", byDifference},
+		cols: []column{{results.ValGrowthPeak, "RSS growth MB", "%.2f", byDifference}, {results.ValGrowthCold, "cold growth MB", "%.2f", byDifference},
+			{results.ValGrowthEnd, "growth at end MB", "%.2f", byDifference},
 			{results.ValPSSGrowth, "PSS growth MB", "%.2f", byDifference}, {results.ValRSSBefore, "RSS before MB", "%.1f", noCompare},
 			{results.ValRate, "MiB/s", "%.2f", noCompare}, {results.ValSeconds, "s", "%.0f", noCompare}},
 		headline: []string{results.ValGrowthPeak},
