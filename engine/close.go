@@ -295,7 +295,8 @@ func (l *loop) onClientClose(cl *clientConn, c gnet.Conn, err error) {
 
 // keepHalfClosed keeps a client that ended its output (shutdown(SHUT_WR),
 // or a FIN behind its last request) while a response (or, in a tunnel,
-// anything more from the backend) is owed to it: gnet
+// anything more from the backend, or, closing or aborting, what is
+// queued for it) is owed to it: gnet
 // closes a connection on EOF, so the socket is duplicated before gnet
 // closes it and the response is written to the duplicate (sock.go). What
 // the client sent and PILB has not read yet (pipelined requests) stays in
@@ -307,10 +308,17 @@ func (l *loop) keepHalfClosed(cl *clientConn, c gnet.Conn) bool {
 	case cl.phase == cpTunnel && cl.be != nil:
 		// The end of the client's output is passed on to the backend
 		// (tunnelInputEnded); what the backend still sends is owed.
+	case cl.phase == cpClosing, cl.phase == cpAborting:
+		// What it is owed still drains, then the close goes on: a FIN
+		// after complete responses, a reset after a cut one. gnet's
+		// close would be a FIN at once, and a cut body delimited by the
+		// close would look complete.
 	case cl.phase != cpExchange || !cl.reqDone && !cl.bodyRefused:
 		return false // nothing owed, or the client cut its own request short
 	}
-	cl.takeInput()
+	if cl.phase == cpExchange || cl.phase == cpTunnel {
+		cl.takeInput()
+	}
 	_ = c.Flush()
 	if c.OutboundBuffered() > 0 {
 		_ = c.SetLinger(0)
@@ -323,9 +331,12 @@ func (l *loop) keepHalfClosed(cl *clientConn, c gnet.Conn) bool {
 	cl.sock.setState(sockOff)
 	cl.sock.c, cl.sock.fd, cl.sock.eof = nil, fd, true
 	cl.sock.watchOut() // PILB's queued output goes on through the duplicate
-	if cl.phase == cpTunnel {
+	switch cl.phase {
+	case cpTunnel:
 		l.watchClient(cl) // the drain poll passes the end on (tunnelInputEnded)
-	} else {
+	case cpClosing, cpAborting:
+		l.watchClient(cl) // the drain poll goes on with the close
+	default:
 		l.wheel.set(&cl.tm, 0)
 	}
 	return true

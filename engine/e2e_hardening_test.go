@@ -505,6 +505,18 @@ func TestE2EPauseCyclesLeakNothing(t *testing.T) {
 	runIsolated(t, 90*time.Second)
 }
 
+// TestE2EPauseCyclesPolled: the same without a write watch (a loop that
+// could not make its epoll instance): the drain poll writes what is queued.
+func TestE2EPauseCyclesPolled(t *testing.T) {
+	if childOf(t) {
+		noWriteWatch = true
+		pauseCyclesScenario(t)
+		return
+	}
+	t.Parallel()
+	runIsolated(t, 90*time.Second)
+}
+
 func pauseCyclesScenario(t *testing.T) {
 	fds0 := baselineFDs(t)
 	// Larger than what the kernel buffers on loopback (a few MB each
@@ -654,4 +666,83 @@ func TestE2EBurstOfNewClients(t *testing.T) {
 			t.Errorf("after the burst: %s", got)
 		}
 	}
+}
+
+// TestE2EHalfCloseWhileAborting: a client whose response was cut, while
+// what it is owed still drains, ends its output (shutdown(SHUT_WR)).
+// gnet closes a connection on EOF: the close was a FIN, so that an
+// HTTP/1.0 client, whose cut body is delimited by the close, took the cut
+// response for a complete one (found by TestChaos, seed 3, 1,500
+// connections). What is owed drains to the half-closed client, then the
+// connection is reset.
+func TestE2EHalfCloseWhileAborting(t *testing.T) {
+	t.Parallel()
+	const big = 2 << 20
+	be := startScripted(t, func(c *bconn) {
+		for {
+			m, err := c.readRequest()
+			if err != nil {
+				return
+			}
+			if strings.HasSuffix(m.line, "/a HTTP/1.1") || strings.Contains(m.line, " /a ") {
+				if c.write("HTTP/1.1 200 OK\r\nContent-Length: "+strconv.Itoa(big)+"\r\n\r\n"+strings.Repeat("a", big)) != nil {
+					return
+				}
+				continue
+			}
+			// A chunked body cut in the middle: the backend dies.
+			_ = c.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n200\r\n" + strings.Repeat("b", 512) + "\r\n400\r\n" + strings.Repeat("b", 100))
+			return
+		}
+	})
+	cfg := e2eConfig()
+	cfg.Backends = setOf(t, be.Addr())
+	s := startProxy(t, cfg)
+	c := dialRawSmallRcv(t, s.Addr(), 4096)
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	c.send("GET /a HTTP/1.0\r\nHost: h\r\nConnection: keep-alive\r\n\r\nGET /b HTTP/1.0\r\nHost: h\r\nConnection: keep-alive\r\n\r\n")
+	// Not reading: /a waits in PILB, /b is cut meanwhile, and the client
+	// is aborting (draining) when its FIN comes.
+	if !eventually(5*time.Second, func() bool { return loopsPhase(t, s, cpAborting) }) {
+		t.Fatal("the client never started aborting")
+	}
+	if err := c.Conn.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	a := c.resp("GET")
+	if a.status() != 200 || len(a.body) != big {
+		t.Fatalf("/a: %q, %d body bytes, want 200 and %d: an earlier complete response was destroyed", a.line, len(a.body), big)
+	}
+	m, err := readHead(c.r)
+	if err != nil || m.status() != 200 {
+		t.Fatalf("/b head: %v %v", m, err)
+	}
+	n, err := io.Copy(io.Discard, c.r)
+	if !isReset(err) {
+		t.Fatalf("/b: %d body bytes, then %v: a cut close-delimited body must end in a reset", n, err)
+	}
+	if !eventually(5*time.Second, func() bool { return s.clients.Load() == 0 }) {
+		t.Fatalf("%d clients left", s.clients.Load())
+	}
+	checkLoopsQuiet(t, s)
+}
+
+// loopsPhase reports whether a client of s is in phase p.
+func loopsPhase(t testing.TB, s *Server, p clientPhase) bool {
+	found := false
+	for _, l := range loopsOf(s) {
+		done := make(chan bool, 1)
+		if l.el.Execute(context.Background(), runnable(func() {
+			ok := false
+			for _, cl := range l.clients {
+				ok = ok || cl.phase == p
+			}
+			done <- ok
+		})) != nil {
+			return false
+		}
+		found = found || <-done
+	}
+	return found
 }

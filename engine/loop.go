@@ -84,7 +84,9 @@ func newLoop(s *Server, el gnet.EventLoop) *loop {
 		wake:    make(chan struct{}, 1),
 	}
 	l.wheel.init(l.now)
-	l.out.ww = newWriteWatch(l)
+	if !noWriteWatch {
+		l.out.ww = newWriteWatch(l)
+	}
 	lim := httpparse.Limits{MaxHeadBytes: s.cfg.MaxHeaderBytes}
 	l.req.Limits = lim
 	l.resp.Limits = lim

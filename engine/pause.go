@@ -286,7 +286,7 @@ func (l *loop) checkBackend(be *backendConn) (keep, moved bool) {
 		moved = p
 	}
 	if be.sock.st != sockOff {
-		return false, moved
+		return be.sock.polled(), moved // on the loop: watched only for its queued output
 	}
 	cl := be.cl
 	if cl == nil || !cl.alive() {

@@ -45,6 +45,10 @@ type writeWatch struct {
 	task   gnet.RunnableFunc
 }
 
+// noWriteWatch makes loops go without a write watch, as when
+// newWriteWatch fails: tests of the drain poll's fallback set it.
+var noWriteWatch bool
+
 // newWriteWatch sets up l's write watch, or returns nil when the epoll
 // instance cannot be made (out of descriptors): the drain poll writes
 // queued output then (pause.go).
