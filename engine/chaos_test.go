@@ -631,9 +631,6 @@ func chaosScenario(t *testing.T) {
 	cfg.HighWater = []int{8 << 10, 64 << 10, 256 << 10}[rng.IntN(3)]
 	cfg.ConnsPerBackend = rng.IntN(3)
 	cfg.Logger = testLogger()
-	// One seed in four runs the loops without a write watch: the drain
-	// poll writes what is queued (a loop whose epoll instance failed).
-	noWriteWatch = seed%4 == 3 && os.Getenv("PILB_WW") == ""
 	if *chaosOps || os.Getenv("PILB_CHAOS_OPS") != "" {
 		cfg.Metrics = true
 		cfg.AccessLog = NewAccessLog(io.Discard, AccessLogJSON, nil)
@@ -647,7 +644,7 @@ func chaosScenario(t *testing.T) {
 	} else {
 		s = startProxy(t, cfg)
 	}
-	t.Logf("chaos: high water %d, %d pre-dialed per backend, write watch %v", cfg.HighWater, cfg.ConnsPerBackend, !noWriteWatch)
+	t.Logf("chaos: high water %d, %d pre-dialed per backend", cfg.HighWater, cfg.ConnsPerBackend)
 
 	res := &chaosResult{}
 	clients := make(chan *chaosClient)

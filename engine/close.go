@@ -274,15 +274,9 @@ func (l *loop) onClientClose(cl *clientConn, c gnet.Conn, err error) {
 	if isEOF(err) && l.keepHalfClosed(cl, c) {
 		return
 	}
-	if q := cl.sock.q; q != nil {
-		// The close drops what the socket does not take now: a
-		// response cut so must end in a reset, not a FIN.
-		if _, err := q.writeTo(c.Fd()); err != nil || q.n > 0 {
-			_ = c.SetLinger(0)
-		}
-	}
 	if c.OutboundBuffered() > 0 {
-		// gnet's close does the same with what gnet holds.
+		// gnet's close writes what the socket takes now and drops the
+		// rest: a response cut so must end in a reset, not a FIN.
 		if _ = c.Flush(); c.OutboundBuffered() > 0 {
 			_ = c.SetLinger(0)
 		}
@@ -330,7 +324,6 @@ func (l *loop) keepHalfClosed(cl *clientConn, c gnet.Conn) bool {
 	}
 	cl.sock.setState(sockOff)
 	cl.sock.c, cl.sock.fd, cl.sock.eof = nil, fd, true
-	cl.sock.watchOut() // PILB's queued output goes on through the duplicate
 	switch cl.phase {
 	case cpTunnel:
 		l.watchClient(cl) // the drain poll passes the end on (tunnelInputEnded)

@@ -139,7 +139,8 @@ func (l *loop) takeWaiting(b *pool.Backend) *backendConn {
 // with the request.
 func (l *loop) handOff(be, q *backendConn) {
 	cl := q.cl
-	held := q.sock.takeHeld()
+	held := q.sock.held
+	q.sock.held = nil
 	q.cl, cl.be = nil, nil
 	deadline := q.tm.when
 	l.dropQueued(q) // its entry in dialQueue is skipped when reached
@@ -149,7 +150,8 @@ func (l *loop) handOff(be, q *backendConn) {
 	be.pooled = true // fresh from a response: the keep-alive race applies
 	l.wheel.set(&be.tm, deadline)
 	if held != nil {
-		l.writeHeld(be, held)
+		l.writeBackend(be, held.B)
+		heldPool.Put(held)
 	}
 }
 
@@ -157,7 +159,7 @@ func (l *loop) handOff(be, q *backendConn) {
 // registered.
 func (l *loop) backendOpened(be *backendConn, c gnet.Conn) {
 	if be.sock.st == sockReopening {
-		if !l.reopened(&be.sock, c, watchItem{be: be}) {
+		if !be.sock.reopened(c) {
 			return
 		}
 		if be.phase == bpClosed {
@@ -181,7 +183,7 @@ func (l *loop) backendOpened(be *backendConn, c gnet.Conn) {
 		l.shut(&be.sock, false)
 		return
 	}
-	if !l.reopened(&be.sock, c, watchItem{be: be}) {
+	if !be.sock.reopened(c) {
 		return // the request's write failed: its teardown is queued
 	}
 	if be.phase == bpIdle {
@@ -214,7 +216,8 @@ func (l *loop) idleBackend(be *backendConn) {
 // dialFailed runs on the loop when a connect (or its enrolment) failed.
 func (l *loop) dialFailed(be *backendConn, err error) {
 	l.dialDone(be)
-	held := be.sock.takeHeld()
+	held := be.sock.held
+	be.sock.held = nil
 	be.sock.setState(sockClosed)
 	cl := be.cl
 	if be.phase != bpClosed {
@@ -234,7 +237,7 @@ func (l *loop) dialFailed(be *backendConn, err error) {
 	}
 	defer func() {
 		if held != nil {
-			held.release()
+			heldPool.Put(held)
 		}
 	}()
 	if cl == nil {
@@ -249,10 +252,7 @@ func (l *loop) dialFailed(be *backendConn, err error) {
 	// however much of the body has streamed.
 	if int(cl.tries) < maxTries && held != nil {
 		l.refreshPool(cl)
-		req := outPool.Get()
-		req.B = held.linear(req.B)
-		l.dispatch(cl, req.B)
-		outPool.Put(req)
+		l.dispatch(cl, held.B)
 		return
 	}
 	l.failExchange(cl, 502, ErrConnect, fromBackend)

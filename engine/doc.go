@@ -56,37 +56,27 @@
 //     the gnet connection (OnClose sees the socket marked off and keeps the
 //     state); the kernel's receive buffer fills and TCP pushes back. The
 //     duplicate goes back with EventLoop.Enroll. pause.go says when.
-//   - No writes to a socket gnet does not hold, and an outbound buffer
-//     that churns. gnet copies what a socket does not take into pieces
-//     from size-classed sync.Pools that every garbage collection empties,
-//     so a slow reader had its high-water mark allocated again and again.
-//     PILB writes every socket with write(2) directly, on the loop as off
-//     it, and queues what the kernel does not take in 16 KiB chunks from a
-//     per-loop free list (outq.go). So a response never waits for its
-//     client to be read again, bytes a backend sent are never lost because
-//     their client was paused, and gnet's outbound buffer stays empty.
-//   - No writable callback. Each loop has an epoll instance of its own
-//     (writable.go): a socket with queued output is registered there
-//     (EPOLLOUT, edge-triggered) until its queue is empty, a goroutine
-//     waits on it and hands the ready sockets to the loop in one Execute.
-//     The registration is deleted through the descriptor it was made with
-//     before that descriptor is closed or duplicated away (sock.setState).
+//   - No writes to a socket gnet does not hold. A socket off the loop is
+//     written with write(2) directly; what the kernel does not take is held
+//     and flushed by the drain poll (sock.go). So a response never waits for
+//     its client to be read again, and bytes a backend sent are never lost
+//     because their client was paused.
 //   - No drain callback. The loop polls what waits on a drain (a paused
-//     peer, a closing or aborting client): only those connections, every
+//     peer, a closing client, held output): only those connections, every
 //     millisecond after a change, backing off to tickSlow while nothing
-//     moves; the write watch hurries the poll when it wrote to one.
-//   - Close with pending output can cut it short. gnet holds no output of
-//     PILB's; a client is closed only once its queue has drained (closing,
-//     lingering), and a client whose response was cut is reset only once
-//     what it is owed has been sent and acknowledged (aborting), so that
-//     earlier complete responses arrive whole and the cut one shows as cut.
-//     When gnet closes a connection itself (the peer reset), what the
-//     socket does not take of its queue is lost, and the close is a reset.
+//     moves.
+//   - Close with pending output can cut it short (one writev attempt). A
+//     socket is never taken off the loop with output in gnet; a client is
+//     closed only once gnet's output has drained (closing, lingering), and
+//     a client whose response was cut is reset only once what it is owed
+//     has been sent and acknowledged (aborting), so that earlier complete
+//     responses arrive whole and the cut one shows as cut.
 //   - Close on EOF, no half-close. A client that ends its output after its
 //     request (shutdown(SHUT_WR)) is kept: in OnClose, before gnet closes
 //     the descriptor, the socket is duplicated and the response written to
-//     the duplicate, with what was queued for it; unread pipelined
-//     requests are served too.
+//     the duplicate; unread pipelined requests are served too. When gnet
+//     still holds output the socket cannot take at that moment, it would be
+//     lost: the connection is reset instead, so the cut shows.
 //   - OnClose runs inside Write when a write fails, in the writer's call
 //     stack, which may be handling the peer. OnClose only marks the
 //     connection gone and queues its teardown, which runs when the

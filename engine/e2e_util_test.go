@@ -651,22 +651,14 @@ func loopProblems(t testing.TB, s *Server) string {
 		err := l.el.Execute(context.Background(), runnable(func() {
 			var problems []string
 			for _, cl := range l.clients {
-				problems = append(problems, fmt.Sprintf("client listed: phase %v, socket %v (eof %v, held %d, watched %v), stash %d, reqDone %v, bound %v, timer %v",
-					cl.phase, cl.sock.st, cl.sock.eof, cl.sock.heldLen(), cl.sock.watched, cl.stash.len(), cl.reqDone, cl.be != nil, cl.tm.linked()))
+				problems = append(problems, fmt.Sprintf("client listed: phase %v, socket %v (eof %v, held %d, watched %v, opens %d), stash %d, reqDone %v, bound %v, timer %v, respStarted %v, keepAlive %v, http/1.%d, tries %d, queued %v, upgrade %v",
+					cl.phase, cl.sock.st, cl.sock.eof, cl.sock.heldLen(), cl.sock.watched, cl.sock.opens, cl.stash.len(), cl.reqDone, cl.be != nil, cl.tm.linked(), cl.respStarted, cl.keepAlive, cl.minor, cl.tries, cl.ops.queued, cl.upgrade))
 			}
 			if len(l.watch) != 0 {
 				problems = append(problems, fmt.Sprintf("%d connections watched", len(l.watch)))
 			}
 			if len(l.gone) != 0 {
 				problems = append(problems, fmt.Sprintf("%d teardowns queued", len(l.gone)))
-			}
-			if ww := l.out.ww; ww != nil {
-				if n := len(ww.slots) - len(ww.free); n != 0 {
-					problems = append(problems, fmt.Sprintf("%d sockets in the write watch", n))
-				}
-			}
-			if len(l.out.free) > maxFreeChunks {
-				problems = append(problems, fmt.Sprintf("%d free chunks kept", len(l.out.free)))
 			}
 			timers := 0
 			for _, be := range l.backends {

@@ -31,7 +31,7 @@ type loop struct {
 	req  httpparse.Request  // scratch: the request being parsed
 	resp httpparse.Response // scratch: the response being parsed
 	buf  []byte             // scratch: response heads
-	out  outMem             // chunks of queued output, and the write watch (outq.go, writable.go)
+	segs [][]byte           // scratch: one large write in pieces (sock.write)
 
 	// maxHeld caps what PILB holds for one connection in any buffer
 	// (unread input, output, a dial's request): see pause.go.
@@ -84,9 +84,6 @@ func newLoop(s *Server, el gnet.EventLoop) *loop {
 		wake:    make(chan struct{}, 1),
 	}
 	l.wheel.init(l.now)
-	if !noWriteWatch {
-		l.out.ww = newWriteWatch(l)
-	}
 	lim := httpparse.Limits{MaxHeadBytes: s.cfg.MaxHeaderBytes}
 	l.req.Limits = lim
 	l.resp.Limits = lim

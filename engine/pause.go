@@ -26,8 +26,8 @@ import (
 //     more is needed.
 //
 // A socket is only taken off with no output of its own in gnet (gnet's
-// close would cut that short; PILB's own queue goes with the socket) and
-// with all its input consumed or stashed, so no byte is lost. When a pause cannot happen yet, it is tried again at
+// close would cut that short) and with all its input consumed or stashed,
+// so no byte is lost. When a pause cannot happen yet, it is tried again at
 // the next read; meanwhile every buffer PILB holds for a connection is
 // capped at maxHeld (twice HighWater plus one read), past which the
 // connection is reset: a peer that neither reads nor stops sending is not
@@ -35,8 +35,7 @@ import (
 //
 // gnet has no drain callback either, so the loop polls what waits on a
 // drain: the watch list holds only those connections (paused ones, closing
-// ones; those with queued output only when the write watch could not take
-// them, writable.go), never the others. The poll runs
+// ones, off-loop ones with held output), never the others. The poll runs
 // every millisecond after a change, and backs off to tickSlow while
 // nothing moves. A client that reads none of its waiting output for
 // IdleTimeout is cut off (drainStalled), so no wait lasts for ever.
@@ -238,7 +237,7 @@ func (l *loop) checkClient(cl *clientConn) (keep, moved bool) {
 	if !cl.alive() {
 		return false, false
 	}
-	if cl.sock.polled() {
+	if cl.sock.heldOff() {
 		p, err := cl.sock.flush()
 		if err != nil {
 			l.sockFailed(cl, nil, err)
@@ -264,12 +263,12 @@ func (l *loop) checkClient(cl *clientConn) (keep, moved bool) {
 			// Held back for its backend's sake.
 			if be.sock.out() <= l.cfg.HighWater/4 {
 				l.serveClient(cl)
-				return cl.alive() && cl.sock.polled(), true
+				return cl.alive() && cl.sock.heldOff(), true
 			}
 			return true, moved
 		}
 	}
-	return cl.sock.polled(), moved
+	return cl.sock.heldOff(), moved
 }
 
 // checkBackend acts on a watched backend connection (see checkClient).
@@ -277,7 +276,7 @@ func (l *loop) checkBackend(be *backendConn) (keep, moved bool) {
 	if be.phase == bpClosed {
 		return false, false
 	}
-	if be.sock.polled() {
+	if be.sock.heldOff() {
 		p, err := be.sock.flush()
 		if err != nil {
 			l.sockFailed(nil, be, err)
@@ -286,7 +285,7 @@ func (l *loop) checkBackend(be *backendConn) (keep, moved bool) {
 		moved = p
 	}
 	if be.sock.st != sockOff {
-		return be.sock.polled(), moved // on the loop: watched only for its queued output
+		return false, moved
 	}
 	cl := be.cl
 	if cl == nil || !cl.alive() {
@@ -319,7 +318,7 @@ func (l *loop) drainStalled(cl *clientConn, n int) bool {
 // clientReopened runs from OnOpen when an off-loop client is back on the
 // loop: it goes on where it stands.
 func (l *loop) clientReopened(cl *clientConn, c gnet.Conn) {
-	if !l.reopened(&cl.sock, c, watchItem{cl: cl}) {
+	if !cl.sock.reopened(c) {
 		return // the held output's write failed: its teardown is queued
 	}
 	switch cl.phase {

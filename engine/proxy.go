@@ -282,43 +282,29 @@ func (l *loop) forwardRequestBody(cl *clientConn, be *backendConn, buf []byte) {
 // writeBackend writes p to be wherever its socket is. It returns false
 // when be is gone (its teardown queued).
 func (l *loop) writeBackend(be *backendConn, p []byte) bool {
-	if err := be.sock.write(&l.out, watchItem{be: be}, p); err != nil {
+	if err := be.sock.write(p, &l.segs); err != nil {
 		if be.sock.st != sockClosed {
 			l.sockFailed(nil, be, err)
 		}
 		return false
 	}
-	if be.sock.polled() {
+	if be.sock.heldOff() {
 		l.watchBackend(be)
 	}
 	return true
 }
 
-// writeHeld writes to be the output q held for another connection (a
-// request handed over from a dial), and lets go of q.
-func (l *loop) writeHeld(be *backendConn, q *outq) {
-	for i, c := range q.chunks[q.head:] {
-		if i == 0 {
-			c = c[q.off:]
-		}
-		if !l.writeBackend(be, c) {
-			break
-		}
-	}
-	q.release()
-}
-
 // writeClient writes p to the client wherever its socket is. It returns
 // false when the client is gone (its teardown queued).
 func (l *loop) writeClient(cl *clientConn, p []byte) bool {
-	if err := cl.sock.write(&l.out, watchItem{cl: cl}, p); err != nil {
+	if err := cl.sock.write(p, &l.segs); err != nil {
 		if cl.sock.st != sockClosed {
 			l.sockFailed(cl, nil, err)
 		}
 		return false
 	}
 	l.countOut(cl, len(p)) // ops: bytes sent (record.go)
-	if cl.sock.polled() {
+	if cl.sock.heldOff() {
 		l.watchClient(cl)
 	}
 	return true

@@ -262,24 +262,17 @@ func (s *Server) loopOf(c gnet.Conn) *loop {
 		l = newLoop(s, el)
 		s.loops[el] = l
 		go l.runTicker(s.ctx)
-		if l.out.ww != nil {
-			go l.out.ww.wait(s.ctx)
-		}
 	}
 	s.loopsMu.Unlock()
 	return l
 }
 
 // closeDetached closes the descriptors PILB holds itself (sockets off the
-// loops, the write watches) once the engine has stopped: gnet closed the
-// rest.
+// loops) once the engine has stopped: gnet closed the rest.
 func (s *Server) closeDetached() {
 	s.loopsMu.Lock()
 	defer s.loopsMu.Unlock()
 	for _, l := range s.loops {
-		if l.out.ww != nil {
-			l.out.ww.close()
-		}
 		for _, cl := range l.clients {
 			if cl.sock.st == sockOff {
 				_ = unix.Close(cl.sock.fd)

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/panjf2000/gnet/v2"
+	"github.com/valyala/bytebufferpool"
 	"golang.org/x/sys/unix"
 )
 
@@ -16,10 +17,9 @@ import (
 // is. gnet cannot stop reading a connection, so PILB takes a socket off the
 // loop to stop reading it (pause.go says when): the descriptor is duplicated
 // and the gnet connection closed; the duplicate keeps the TCP connection
-// open and unread. A socket is written to directly with write(2) wherever
-// it is, so a response never waits for its client to be read again; what
-// the kernel does not take is queued in PILB's own chunks (outq.go) and
-// written when the socket can take more (writable.go).
+// open and unread. A socket off the loop is still written to, directly with
+// write(2), so a response never waits for its client to be read again; what
+// the kernel does not take is held and flushed by the loop's drain poll.
 
 // sockState is where a connection's socket is. The legal transitions are
 // sockNext; setState checks them.
@@ -29,11 +29,10 @@ const (
 	// sockDialing: a backend connect is under way off the loop; what is
 	// written is held until it is registered (OnOpen).
 	sockDialing sockState = iota
-	// sockOn: registered with the loop, read through gnet; written
-	// directly, the rest queued.
+	// sockOn: registered with the loop, read and written through gnet.
 	sockOn
 	// sockOff: off the loop, the descriptor (a duplicate) held in fd: not
-	// read; written directly, the rest queued. Either paused, or the peer
+	// read; written directly, the rest held. Either paused, or the peer
 	// ended its output (eof) while a response was owed to it.
 	sockOff
 	// sockReopening: being enrolled on the loop again; the descriptor
@@ -58,14 +57,14 @@ var sockNext = [...]uint8{
 
 // sock is the socket of a client or backend connection.
 type sock struct {
-	c       gnet.Conn // while sockOn
-	fd      int       // the duplicate while sockOff; -1 otherwise
-	st      sockState //
-	eof     bool      // the peer ended its output: nothing more will be read
-	wrShut  bool      // PILB ended its output to the peer (shutdown(SHUT_WR))
-	watched bool      // in the loop's drain watch (pause.go)
-	opens   uint16    // reopens started: tells a late check of one from the next
-	q       *outq     // output the kernel has not taken yet; nil when none
+	c       gnet.Conn                  // while sockOn
+	fd      int                        // the duplicate while sockOff; -1 otherwise
+	st      sockState                  //
+	eof     bool                       // the peer ended its output: nothing more will be read
+	wrShut  bool                       // PILB ended its output to the peer (shutdown(SHUT_WR))
+	watched bool                       // in the loop's drain watch (pause.go)
+	opens   uint16                     // reopens started: tells a late check of one from the next
+	held    *bytebufferpool.ByteBuffer // output not yet handed to the kernel or to gnet; nil when none
 }
 
 // errSockClosed is returned by write on a closed socket.
@@ -78,35 +77,32 @@ func (s *sock) setState(next sockState) {
 	if sockNext[s.st]&(1<<next) == 0 {
 		panic(fmt.Sprintf("engine: socket %v -> %v", s.st, next))
 	}
-	if s.st == sockOn || s.st == sockOff {
-		s.unwatchOut() // its descriptor is about to be closed or handed on
-	}
 	s.st = next
 }
 
 // out returns how many bytes wait in PILB to be written to the socket.
 func (s *sock) out() int {
-	n := s.heldLen()
+	n := 0
+	if s.held != nil {
+		n = len(s.held.B)
+	}
 	if s.st == sockOn {
 		n += s.c.OutboundBuffered()
 	}
 	return n
 }
 
-// heldLen returns the bytes queued by PILB itself (not by gnet).
+// heldLen returns the bytes held by PILB itself (not by gnet).
 func (s *sock) heldLen() int {
-	if s.q == nil {
+	if s.held == nil {
 		return 0
 	}
-	return s.q.n
+	return len(s.held.B)
 }
 
-// polled reports whether s has output queued that the drain poll has to
-// write: it has a descriptor, and the write watch does not watch it (the
-// loop has none, or epoll refused the socket).
-func (s *sock) polled() bool {
-	return s.q != nil && s.q.fd < 0 && (s.st == sockOn || s.st == sockOff)
-}
+// heldOff reports whether s is off the loop with output held for it: the
+// drain poll has to flush it, gnet cannot.
+func (s *sock) heldOff() bool { return s.st == sockOff && s.heldLen() > 0 }
 
 // fdNow returns the descriptor to use for socket options now, or -1.
 func (s *sock) fdNow() int {
@@ -119,107 +115,108 @@ func (s *sock) fdNow() int {
 	return -1
 }
 
-// hold queues a copy of p, in a queue owned by owner.
-func (s *sock) hold(m *outMem, owner watchItem, p []byte) {
-	if s.q == nil {
-		s.q = m.newQueue(owner)
+// heldPool keeps the buffers of held output.
+var heldPool bytebufferpool.Pool
+
+func (s *sock) hold(p []byte) {
+	if s.held == nil {
+		s.held = heldPool.Get()
 	}
-	s.q.append(p)
+	s.held.B = append(s.held.B, p...)
 }
 
-// takeHeld hands over the queued output; the caller releases it. The
-// socket must have no descriptor (dialing).
-func (s *sock) takeHeld() *outq {
-	q := s.q
-	s.q = nil
-	return q
-}
-
-// dropHeld forgets the queued output.
 func (s *sock) dropHeld() {
-	if s.q != nil {
-		s.unwatchOut()
-		s.q.release()
-		s.q = nil
+	if s.held != nil {
+		heldPool.Put(s.held)
+		s.held = nil
 	}
 }
 
-// watchOut puts s in its loop's write watch, if it has output queued and a
-// descriptor, and is not watched yet.
-func (s *sock) watchOut() {
-	q := s.q
-	if q == nil || q.fd >= 0 || q.w.ww == nil {
-		return
-	}
-	if fd := s.fdNow(); fd >= 0 {
-		q.w.ww.add(q, fd)
-	}
-}
-
-// unwatchOut takes s out of the write watch, before its descriptor is
-// closed or handed on.
-func (s *sock) unwatchOut() {
-	if q := s.q; q != nil && q.fd >= 0 {
-		q.w.ww.remove(q)
-	}
-}
-
-// write writes p to the socket wherever it is: straight to the kernel, and
-// what it does not take is queued (outq.go) and written when the socket
-// can take more (writable.go). owner is the connection s belongs to. On
-// error the socket is broken and the caller ends it (sockFailed), unless
-// s.st is sockClosed: gnet closed it already, and OnClose has run inside
-// this call.
-func (s *sock) write(m *outMem, owner watchItem, p []byte) error {
+// write writes p to the socket wherever it is. On error the socket is
+// broken: for a socket on the loop gnet has closed it already, and OnClose
+// has run inside this call (s.st is sockClosed); for one off the loop the
+// caller ends it. segs is the loop's scratch for cutting a large p (see
+// writeSegment).
+func (s *sock) write(p []byte, segs *[][]byte) error {
 	switch s.st {
-	case sockOn, sockOff:
-		if s.q == nil {
-			if s.st == sockOn && s.c.OutboundBuffered() > 0 {
-				// gnet holds output (a write made through it): keep
-				// the order.
-				_, err := s.c.Write(p)
-				return err
-			}
-			n, err := writeFD(s.fdNow(), p)
+	case sockOn:
+		if len(p) <= writeSegment {
+			_, err := s.c.Write(p)
+			return err
+		}
+		*segs = splitSegments((*segs)[:0], p)
+		_, err := s.c.Writev(*segs)
+		clear(*segs) // keep no reference to p past this call
+		return err
+	case sockOff:
+		if s.heldLen() == 0 {
+			n, err := writeFD(s.fd, p)
 			if err != nil {
 				return err
 			}
 			p = p[n:]
-			if len(p) == 0 {
-				return nil
-			}
 		}
-		s.hold(m, owner, p)
-		s.watchOut()
+		if len(p) > 0 {
+			s.hold(p)
+		}
 		return nil
 	case sockDialing, sockReopening:
-		s.hold(m, owner, p)
+		s.hold(p)
 		return nil
 	}
 	return errSockClosed
 }
 
-// flush writes queued output to the kernel, wherever the socket is, and
-// watches for room for the rest. It reports whether any byte left the
-// queue; an error means the socket is broken (see write).
+// writeSegment is the largest piece of one write PILB hands gnet. A read
+// is up to readBufferCap (256 KiB); what a slow peer's socket does not take
+// of it, gnet copies into its outbound buffer, one piece per element of
+// the write, each from a size-classed sync.Pool that the garbage collector
+// empties. Pieces of 256 KiB made a slow 2 MiB/s download grow the
+// process by 2.0-2.3 MB; pieces of 64 KiB, handed in one writev (one
+// system call, as before), by 1.0-1.3 MB (16 MiB through one loop,
+// /proc/PID/status RssAnon, two runs each). In pilb-bench hostile, three
+// rounds: download growth 2.85 MB against 3.42, upload 2.91 against 3.19,
+// the same CPU per request (12.3 µs) and 1 MiB download times
+// (bench/reports/2026-11-30-hostile-segments).
+const writeSegment = 64 << 10
+
+// splitSegments appends p to segs cut in pieces of at most writeSegment.
+func splitSegments(segs [][]byte, p []byte) [][]byte {
+	for len(p) > writeSegment {
+		segs = append(segs, p[:writeSegment])
+		p = p[writeSegment:]
+	}
+	return append(segs, p)
+}
+
+// flush hands held output on: to gnet for a socket on the loop, to the
+// kernel for one off it. It reports whether any byte left the hold; an
+// error means the socket is broken (see write).
 func (s *sock) flush() (progress bool, err error) {
 	if s.heldLen() == 0 {
 		return false, nil
 	}
-	fd := s.fdNow()
-	if fd < 0 {
-		return false, nil
+	switch s.st {
+	case sockOn:
+		p := s.held.B
+		s.held.B = nil // gnet copies; a failed write closes s
+		heldPool.Put(s.held)
+		s.held = nil
+		_, err := s.c.Write(p)
+		return true, err
+	case sockOff:
+		n, err := writeFD(s.fd, s.held.B)
+		if err != nil {
+			return false, err
+		}
+		if n == len(s.held.B) {
+			s.dropHeld()
+		} else {
+			s.held.B = s.held.B[:copy(s.held.B, s.held.B[n:])]
+		}
+		return n > 0, nil
 	}
-	n, err := s.q.writeTo(fd)
-	if err != nil {
-		return n > 0, err
-	}
-	if s.q.n == 0 {
-		s.dropHeld()
-	} else {
-		s.watchOut()
-	}
-	return n > 0, nil
+	return false, nil
 }
 
 // writeFD writes what the kernel takes of p to a non-blocking descriptor.
@@ -257,9 +254,8 @@ func (s *sock) unsent() int {
 // detach takes an on-loop socket off the loop: the descriptor is
 // duplicated and the gnet connection closed, so that gnet stops reading
 // it. The caller has made sure gnet holds no output for it (gnet's close
-// would cut that short) and has taken its unread input; PILB's queued
-// output goes with the socket. OnClose then finds the socket off and keeps
-// the connection's state.
+// would cut that short) and has taken its unread input. OnClose then finds
+// the socket off and keeps the connection's state.
 func (l *loop) detach(s *sock) bool {
 	fd, err := s.c.Dup()
 	if err != nil {
@@ -268,7 +264,6 @@ func (l *loop) detach(s *sock) bool {
 	c := s.c
 	s.setState(sockOff)
 	s.c, s.fd = nil, fd
-	s.watchOut()
 	l.closeGnet(c)
 	return true
 }
@@ -347,19 +342,14 @@ var (
 	errNotRegistered = errors.New("engine: gnet did not register the connection")
 )
 
-// reopened records the gnet connection of a socket back on the loop (or
-// connected) and writes what was queued meanwhile. It returns false when
-// that write failed: the socket is shut and its owner's teardown queued.
-func (l *loop) reopened(s *sock, c gnet.Conn, owner watchItem) bool {
+// reopened records the gnet connection of a socket back on the loop and
+// hands it what was held meanwhile. It returns false when that write
+// failed (gnet closed c, and OnClose ran).
+func (s *sock) reopened(c gnet.Conn) bool {
 	s.c = c
 	s.setState(sockOn)
-	if _, err := s.flush(); err != nil {
-		if s.st != sockClosed {
-			l.sockFailed(owner.cl, owner.be, err)
-		}
-		return false
-	}
-	return true
+	_, err := s.flush()
+	return err == nil
 }
 
 // shut closes the socket for good, whatever its state; rst makes the close
