@@ -649,6 +649,7 @@ func TestE2EBurstOfNewClients(t *testing.T) {
 		}
 	}
 }
+
 // TestE2EHalfCloseWhileAborting: a client whose response was cut, while
 // what it is owed still drains, ends its output (shutdown(SHUT_WR)).
 // gnet closes a connection on EOF: the close was a FIN, so that an
