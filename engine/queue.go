@@ -129,27 +129,7 @@ func (l *loop) enqueue(q *poolQueue, cl *clientConn, front bool) {
 		l.failExchange(cl, 503, ErrQueueFull, fromInternal)
 		return
 	}
-	w.q = q
-	w.listed = true
-	if front {
-		w.next = q.head
-		if q.head != nil {
-			q.head.prev = w
-		} else {
-			q.tail = w
-		}
-		q.head = w
-	} else {
-		w.prev = q.tail
-		if q.tail != nil {
-			q.tail.next = w
-		} else {
-			q.head = w
-		}
-		q.tail = w
-	}
-	q.n++
-	q.waiting.Add(1)
+	q.link(w, front)
 	q.mu.Unlock()
 	if !front {
 		w.deadline = l.now + int64(l.cfg.QueueTimeout)
@@ -159,6 +139,31 @@ func (l *loop) enqueue(q *poolQueue, cl *clientConn, front bool) {
 	}
 	cl.ops.queued = true
 	l.wheel.set(&cl.tm, w.deadline)
+}
+
+// link puts w in q's list, at its head when front, and counts it; q.mu is
+// held. unlink undoes it.
+func (q *poolQueue) link(w *waiter, front bool) {
+	w.q, w.listed = q, true
+	if front {
+		w.prev, w.next = nil, q.head
+		if q.head != nil {
+			q.head.prev = w
+		} else {
+			q.tail = w
+		}
+		q.head = w
+	} else {
+		w.prev, w.next = q.tail, nil
+		if q.tail != nil {
+			q.tail.next = w
+		} else {
+			q.head = w
+		}
+		q.tail = w
+	}
+	q.n++
+	q.waiting.Add(1)
 }
 
 // unlink takes w out of its queue's list; q.mu is held.

@@ -19,15 +19,7 @@ func TestQueueStaleWakeOfRequeuedClient(t *testing.T) {
 
 	link := func() { // enqueue's bookkeeping, at the tail
 		q.mu.Lock()
-		w.listed, w.prev = true, q.tail
-		if q.tail != nil {
-			q.tail.next = w
-		} else {
-			q.head = w
-		}
-		q.tail = w
-		q.n++
-		q.waiting.Add(1)
+		q.link(w, false)
 		q.mu.Unlock()
 		cl.ops.queued = true
 	}
@@ -78,10 +70,7 @@ func TestQueueStaleWakeOfClientQueuedElsewhere(t *testing.T) {
 	cl.ops.qw = w
 	link := func(q *poolQueue) {
 		q.mu.Lock()
-		w.q, w.listed, w.prev, w.next = q, true, nil, nil
-		q.head, q.tail = w, w
-		q.n++
-		q.waiting.Add(1)
+		q.link(w, false)
 		q.mu.Unlock()
 		cl.ops.queued = true
 	}
