@@ -256,13 +256,18 @@ func (e *Env) transferRound(ctx context.Context, run *results.Run, origin *Origi
 			j.fig = failed(results.ScenarioTransfer, j.variant, j.in.name, round, fmt.Errorf("warm-up: %w", set.Err))
 		}
 	}
-	sleepCtx(ctx, settle)
-	for _, j := range jobs {
-		var err error
-		if j.fresh, err = procstat.ReadMemory(j.in.px.PIDs()...); err != nil && j.fig.Err == "" {
-			j.fig = failed(results.ScenarioTransfer, j.variant, j.in.name, round, err)
+	// baseline reads every instance's memory into the field at returns.
+	baseline := func(at func(j *transferJob) *procstat.Memory) {
+		sleepCtx(ctx, settle)
+		for _, j := range jobs {
+			m, err := procstat.ReadMemory(j.in.px.PIDs()...)
+			if err != nil && j.fig.Err == "" {
+				j.fig = failed(results.ScenarioTransfer, j.variant, j.in.name, round, err)
+			}
+			*at(j) = m
 		}
 	}
+	baseline(func(j *transferJob) *procstat.Memory { return &j.fresh })
 	var warm sync.WaitGroup
 	for _, j := range jobs {
 		if j.fig.Err != "" {
@@ -277,13 +282,7 @@ func (e *Env) transferRound(ctx context.Context, run *results.Run, origin *Origi
 		}()
 	}
 	warm.Wait()
-	sleepCtx(ctx, settle)
-	for _, j := range jobs {
-		var err error
-		if j.before, err = procstat.ReadMemory(j.in.px.PIDs()...); err != nil && j.fig.Err == "" {
-			j.fig = failed(results.ScenarioTransfer, j.variant, j.in.name, round, err)
-		}
-	}
+	baseline(func(j *transferJob) *procstat.Memory { return &j.before })
 	tctx, cancel := context.WithTimeout(ctx, e.transferTime()*3/2+transferSlack)
 	defer cancel()
 	var wg sync.WaitGroup

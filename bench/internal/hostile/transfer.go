@@ -125,7 +125,7 @@ const (
 // results.VariantUpload) through the proxy at addr; rate is the measured
 // transfer's rate.
 func warmTransfer(ctx context.Context, addr, variant string, rate int64) error {
-	slow := max(rate*int64(warmSlowTime/time.Millisecond)/1000, 1)
+	slow := max(int64(float64(rate)*warmSlowTime.Seconds()), 1)
 	if variant == results.VariantDownload {
 		if _, err := SlowDownload(ctx, addr, warmFastSize, 1<<40, nil); err != nil {
 			return err
