@@ -274,7 +274,12 @@ func (l *loop) onClientClose(cl *clientConn, c gnet.Conn, err error) {
 	if isEOF(err) && l.keepHalfClosed(cl, c) {
 		return
 	}
-	if c.OutboundBuffered() > 0 {
+	switch {
+	case cl.phase == cpAborting, cl.phase == cpExchange && cl.respStarted:
+		// A response is cut (the socket could not be kept): a FIN would
+		// end a close-delimited body as if it were complete.
+		_ = c.SetLinger(0)
+	case c.OutboundBuffered() > 0:
 		// gnet's close writes what the socket takes now and drops the
 		// rest: a response cut so must end in a reset, not a FIN.
 		if _ = c.Flush(); c.OutboundBuffered() > 0 {
@@ -307,8 +312,13 @@ func (l *loop) keepHalfClosed(cl *clientConn, c gnet.Conn) bool {
 		// after complete responses, a reset after a cut one. gnet's
 		// close would be a FIN at once, and a cut body delimited by the
 		// close would look complete.
-	case cl.phase != cpExchange || !cl.reqDone && !cl.bodyRefused:
-		return false // nothing owed, or the client cut its own request short
+	case cl.phase == cpExchange && !cl.reqDone && !cl.bodyRefused:
+		// The rest of the body may be in what gnet read and PILB has not
+		// (a pause refused while output was pending): it is served from
+		// the stash. If it ends short, needInput fails the exchange: a
+		// 400, or a reset once the response has started, never a FIN.
+	case cl.phase != cpExchange:
+		return false // nothing owed
 	}
 	if cl.phase == cpExchange || cl.phase == cpTunnel {
 		cl.takeInput()
@@ -330,6 +340,10 @@ func (l *loop) keepHalfClosed(cl *clientConn, c gnet.Conn) bool {
 	case cpClosing, cpAborting:
 		l.watchClient(cl) // the drain poll goes on with the close
 	default:
+		if !cl.reqDone && !cl.bodyRefused {
+			l.watchClient(cl) // the drain poll serves the rest of the body (checkClient)
+			break
+		}
 		l.wheel.set(&cl.tm, 0)
 	}
 	return true

@@ -728,3 +728,62 @@ func loopsPhase(t testing.TB, s *Server, p clientPhase) bool {
 	}
 	return found
 }
+
+// TestE2EHalfCloseMidBody: a client ends its output (FIN) in the middle of
+// its request body. PILB reads what it sent first: the body is short, so
+// the exchange fails. Before the backend's answer the client gets a 400;
+// once the answer has started (a backend that answers early), the
+// connection is reset. A FIN there would end the HTTP/1.0 client's
+// close-delimited body as if it were complete (found by TestChaos: gnet
+// closed such a client with a FIN on EOF).
+func TestE2EHalfCloseMidBody(t *testing.T) {
+	t.Parallel()
+	const early = 1024
+	be := startScripted(t, func(c *bconn) {
+		m, err := readHead(c.br)
+		if err != nil {
+			return
+		}
+		if strings.Contains(m.line, "/early ") {
+			if c.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n400\r\n"+strings.Repeat("b", early)+"\r\n") != nil {
+				return
+			}
+		}
+		_, _ = io.Copy(io.Discard, c) // reads the short body, till PILB closes
+	})
+	cfg := e2eConfig()
+	cfg.Backends = setOf(t, be.Addr())
+	s := startProxy(t, cfg)
+	for _, path := range []string{"/early", "/late"} {
+		t.Run(path, func(t *testing.T) {
+			c := dialRaw(t, s.Addr())
+			c.send("POST " + path + " HTTP/1.0\r\nHost: h\r\nConnection: keep-alive\r\nContent-Length: 100000\r\n\r\n" + strings.Repeat("a", 1000))
+			if path == "/early" {
+				m, err := readHead(c.r)
+				if err != nil || m.status() != 200 {
+					t.Fatalf("head: %v %v", m, err)
+				}
+				if _, err := io.ReadFull(c.r, make([]byte, early)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := c.Conn.(*net.TCPConn).CloseWrite(); err != nil {
+				t.Fatal(err)
+			}
+			if path == "/late" {
+				m := c.resp("POST")
+				expectStatus(t, m, 400)
+				c.expectEOF()
+				return
+			}
+			n, err := io.Copy(io.Discard, c.r)
+			if !isReset(err) {
+				t.Fatalf("%d more body bytes, then %v: a cut close-delimited body must end in a reset", n, err)
+			}
+		})
+	}
+	if !eventually(5*time.Second, func() bool { return s.clients.Load() == 0 }) {
+		t.Fatalf("%d clients left", s.clients.Load())
+	}
+	checkLoopsQuiet(t, s)
+}
