@@ -78,6 +78,12 @@ type chaosClient struct {
 	resetAt  int  // reset the connection while on request k (1-based); 0: never
 	tunnel   bool // one upgrade request, then bytes both ways (plans[0] is kTunnel)
 	plans    []*plan
+
+	// writeReset: a write of the writer failed with a reset. The kernel
+	// reports a reset once (it clears the socket's error as it reports
+	// it), and after a reset a read of an empty receive queue returns EOF:
+	// when the writer got the reset, the reader sees a clean end.
+	writeReset atomic.Bool
 }
 
 var chaosIDs atomic.Int64
@@ -236,6 +242,7 @@ type chaosResult struct {
 	answered atomic.Int64 // responses checked
 	cut      atomic.Int64 // truncations seen as such
 	reset    atomic.Int64 // connections the client reset on purpose
+	cutByW   atomic.Int64 // cuts whose reset the writer got (a clean EOF to the reader)
 }
 
 func (r *chaosResult) fail(format string, args ...any) {
@@ -364,6 +371,12 @@ func (cc *chaosClient) run(addr string, res *chaosResult) {
 			res.reset.Add(1)
 			return
 		}
+		if err == nil && cc.writeReset.Load() && closeDelimited(m) && len(m.body) < p.size {
+			// The end of this body may be the reset the writer got:
+			// judged as a cut (whose bytes must still be a prefix).
+			err = errResetToWriter
+			res.cutByW.Add(1)
+		}
 		verdict := cc.check(p, m, err)
 		switch verdict.kind {
 		case vFail:
@@ -401,11 +414,11 @@ func (cc *chaosClient) run(addr string, res *chaosResult) {
 func (cc *chaosClient) write(nc net.Conn, b []byte, rng *rand.Rand) bool {
 	if !cc.trickle {
 		_, err := nc.Write(b)
-		return err == nil
+		return cc.wrote(err)
 	}
 	for len(b) > 0 {
 		n := min(len(b), 1+rng.IntN(3000))
-		if _, err := nc.Write(b[:n]); err != nil {
+		if _, err := nc.Write(b[:n]); !cc.wrote(err) {
 			return false
 		}
 		b = b[n:]
@@ -414,6 +427,21 @@ func (cc *chaosClient) write(nc net.Conn, b []byte, rng *rand.Rand) bool {
 		}
 	}
 	return true
+}
+
+// wrote notes a write's error and reports whether the write succeeded.
+func (cc *chaosClient) wrote(err error) bool {
+	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		cc.writeReset.Store(true)
+	}
+	return err == nil
+}
+
+var errResetToWriter = errors.New("clean EOF after the writer got a reset")
+
+// closeDelimited reports whether m's body ended with the connection.
+func closeDelimited(m *msg) bool {
+	return m != nil && !m.chunked && !m.has("Content-Length")
 }
 
 // slowReader reads a few KB at a time with pauses.
@@ -666,8 +694,8 @@ func chaosScenario(t *testing.T) {
 	}
 	close(clients)
 	wg.Wait()
-	t.Logf("chaos: %d responses checked, %d cut responses seen as cut, %d connections reset by the client, in %v",
-		res.answered.Load(), res.cut.Load(), res.reset.Load(), time.Since(start).Round(time.Millisecond))
+	t.Logf("chaos: %d responses checked, %d cut responses seen as cut (%d of them by the writer), %d connections reset by the client, in %v",
+		res.answered.Load(), res.cut.Load(), res.cutByW.Load(), res.reset.Load(), time.Since(start).Round(time.Millisecond))
 	for _, f := range res.failures {
 		t.Error(f)
 	}
