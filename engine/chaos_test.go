@@ -659,6 +659,8 @@ func chaosScenario(t *testing.T) {
 	cfg.HighWater = []int{8 << 10, 64 << 10, 256 << 10}[rng.IntN(3)]
 	cfg.ConnsPerBackend = rng.IntN(3)
 	cfg.Logger = testLogger()
+	// Drawn apart, so that the scenario a seed gives does not change.
+	cfg.ParkAfter = []time.Duration{time.Millisecond, 20 * time.Millisecond, DefaultParkAfter}[rand.New(rand.NewPCG(seed, 1)).IntN(3)]
 	if *chaosOps || os.Getenv("PILB_CHAOS_OPS") != "" {
 		cfg.Metrics = true
 		cfg.AccessLog = NewAccessLog(io.Discard, AccessLogJSON, nil)
@@ -672,7 +674,7 @@ func chaosScenario(t *testing.T) {
 	} else {
 		s = startProxy(t, cfg)
 	}
-	t.Logf("chaos: high water %d, %d pre-dialed per backend", cfg.HighWater, cfg.ConnsPerBackend)
+	t.Logf("chaos: high water %d, %d pre-dialed per backend, parked after %v idle", cfg.HighWater, cfg.ConnsPerBackend, cfg.ParkAfter)
 
 	res := &chaosResult{}
 	clients := make(chan *chaosClient)
@@ -699,6 +701,7 @@ func chaosScenario(t *testing.T) {
 	for _, f := range res.failures {
 		t.Error(f)
 	}
+	t.Logf("chaos: %d pauses, %d parks", s.pauses.Load(), s.parks.Load())
 	if n := s.Panics(); n != 0 {
 		t.Errorf("%d panics recovered", n)
 	}

@@ -117,7 +117,7 @@ func (l *loop) closing(cl *clientConn) bool {
 		return false
 	}
 	cl.setPhase(cpLinger)
-	cl.lingerEnd = l.now + int64(l.cfg.IdleTimeout)
+	cl.phaseEnd = l.now + int64(l.cfg.IdleTimeout)
 	l.lingerOn(cl)
 	if cl.sock.shutWrite() != nil {
 		l.resetClient(cl, nil)
@@ -125,16 +125,16 @@ func (l *loop) closing(cl *clientConn) bool {
 	return false
 }
 
-// lingerOn gives a lingering client LingerTimeout more, up to lingerEnd.
+// lingerOn gives a lingering client LingerTimeout more, up to phaseEnd.
 func (l *loop) lingerOn(cl *clientConn) {
-	l.wheel.set(&cl.tm, min(l.now+int64(l.cfg.LingerTimeout), cl.lingerEnd))
+	l.wheel.set(&cl.tm, min(l.now+int64(l.cfg.LingerTimeout), cl.phaseEnd))
 }
 
 // lingerTimeout ends a lingering close, unless the client has not yet
 // acknowledged all of its response: a reset now could destroy what is on
 // its way.
 func (l *loop) lingerTimeout(cl *clientConn) {
-	if l.now < cl.lingerEnd && cl.sock.unsent() > 0 {
+	if l.now < cl.phaseEnd && cl.sock.unsent() > 0 {
 		l.lingerOn(cl)
 		return
 	}
@@ -197,6 +197,7 @@ func (l *loop) endClient(cl *clientConn, rst bool) {
 // forgetClient marks a client closed and lets go of everything it holds
 // but its socket.
 func (l *loop) forgetClient(cl *clientConn) {
+	l.unpark(cl)
 	l.endRequest(cl) // ops: a request the client left closes its record (record.go)
 	if cl.phase != cpClosed {
 		cl.setPhase(cpClosed)

@@ -29,6 +29,7 @@ const (
 	DefaultMaxIdlePerBackend = 4096
 	DefaultLingerTimeout     = 2 * time.Second
 	DefaultTunnelTimeout     = time.Hour
+	DefaultParkAfter         = time.Second
 )
 
 // Config is everything the engine needs; cmd/pilb fills it from flags.
@@ -97,6 +98,12 @@ type Config struct {
 	// silent this long and has acknowledged the response (nginx's
 	// lingering_timeout), and after IdleTimeout in any case.
 	LingerTimeout time.Duration
+	// ParkAfter is how long a keep-alive client sits idle before it is
+	// parked: taken off gnet, which frees gnet's state for it, and watched
+	// for its next request by the loop's own epoll set (park.go). Its next
+	// request costs a re-registration, so parking waits for a pause that
+	// makes that cost small. A value at or above IdleTimeout parks nothing.
+	ParkAfter time.Duration
 
 	// MaxHeaderBytes bounds a request head; 0 means
 	// httpparse.DefaultMaxHeadBytes.
@@ -148,6 +155,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"backend idle timeout", &c.BackendIdleTimeout, DefaultBackendIdleTimeout},
 		{"linger timeout", &c.LingerTimeout, DefaultLingerTimeout},
 		{"tunnel timeout", &c.TunnelTimeout, DefaultTunnelTimeout},
+		{"park after", &c.ParkAfter, DefaultParkAfter},
 	} {
 		if *d.v < 0 {
 			return c, fmt.Errorf("%w: %s %v is negative", ErrConfig, d.name, *d.v)

@@ -110,6 +110,7 @@ type clientConn struct {
 
 	stash   stash // input read before the socket went off the loop, not yet consumed
 	scanned int32 // httpparse resume offset of a partial head
+	parked  int32 // 1 + its slot in the loop's park set; 0 when not parked (park.go)
 	phase   clientPhase
 	minor   uint8 // the client's HTTP minor version
 	tries   uint8 // backends tried for this request
@@ -134,8 +135,12 @@ type clientConn struct {
 	out         *bytebufferpool.ByteBuffer // upstream request head (and body, when retained); nil outside an exchange
 	reqBody     msgBody                    // what is still to come of the request body
 
+	// phaseEnd: idle, when the keep-alive idle timeout ends (the timer
+	// fires before, at ParkAfter, to park the client); linger, the latest
+	// a lingering close may last.
+	phaseEnd int64
+
 	// Closing (closing, linger, aborting).
-	lingerEnd  int64 // the latest a lingering close may last
 	drainLeft  int   // output still owed at the last drain check
 	drainSince int64 // when the owed output last shrank; 0: not measured yet
 

@@ -62,6 +62,8 @@ type loop struct {
 	tickTask gnet.RunnableFunc
 	tickBusy atomic.Bool // a tick is queued on the loop and has not run
 
+	parks parkSet // idle clients off gnet (park.go)
+
 	ops loopOps // ops: counters, access log ring, warn budget (ops.go)
 }
 
@@ -171,6 +173,13 @@ func (l *loop) clientTimeout(cl *clientConn) {
 	}
 	switch cl.phase {
 	case cpIdle:
+		if l.now < cl.phaseEnd && !l.srv.draining.Load() {
+			// Quiet for ParkAfter: parked until its next request or
+			// the end of its idle time.
+			l.park(cl)
+			l.wheel.set(&cl.tm, cl.phaseEnd)
+			return
+		}
 		l.closeClient(cl) // a keep-alive client that went quiet
 	case cpHead:
 		l.rejectRequest(cl, 408, ErrHeaderTimeout, isHEADPrefix(cl.input()))

@@ -398,6 +398,10 @@ var (
 		"Requests sent again to another connection or backend after a failure, by pool.", []string{"pool"}, nil)
 	descClients = prometheus.NewDesc("pilb_client_connections",
 		"Open client connections.", nil, nil)
+	descClientsParked = prometheus.NewDesc("pilb_client_connections_parked",
+		"Idle keep-alive client connections parked off the event loops (-park-after), part of pilb_client_connections.", nil, nil)
+	descClientParks = prometheus.NewDesc("pilb_client_parks_total",
+		"Idle keep-alive client connections parked off the event loops (-park-after).", nil, nil)
 	descClientsMax = prometheus.NewDesc("pilb_client_connections_limit",
 		"Most client connections PILB keeps open (-max-conns, or its default from the descriptor limit).", nil, nil)
 	descRefused = prometheus.NewDesc("pilb_client_connections_refused_total",
@@ -442,7 +446,7 @@ var (
 )
 
 var allDescs = []*prometheus.Desc{
-	descRequests, descDuration, descInFlight, descRetries, descClients, descClientsMax, descRefused,
+	descRequests, descDuration, descInFlight, descRetries, descClients, descClientsParked, descClientParks, descClientsMax, descRefused,
 	descBytesIn, descBytesOut, descBackendConns, descBackendIdle, descBackendInFlight, descBackendState,
 	descBackendFull, descEjections, descRejections, descPauses, descPanics, descSuppressed,
 	descLogLines, descLogDropped, descQueued, descQueueFull, descQueueTimeouts, descQueueWaiting,
@@ -547,6 +551,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(descInFlight, float64(total.inFlight))
 	gauge(descClients, float64(s.clients.Load()))
+	gauge(descClientsParked, float64(s.parked.Load()))
+	counter(descClientParks, float64(s.parks.Load()))
 	gauge(descClientsMax, float64(s.cfg.MaxClientConns))
 	counter(descRefused, float64(s.ops.refused.Load()))
 	counter(descBytesIn, float64(total.bytesIn))

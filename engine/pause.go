@@ -147,6 +147,7 @@ func (l *loop) tunnelInputEnded(cl *clientConn) {
 // reopenClient puts an off-loop client back on the loop; its OnOpen
 // (clientReopened) goes on where it stands.
 func (l *loop) reopenClient(cl *clientConn) {
+	l.unpark(cl)
 	l.reopen(&cl.sock, cl, func() {
 		if cl.sock.st == sockReopening {
 			cl.sock.setState(sockClosed)
@@ -331,6 +332,11 @@ func (l *loop) clientReopened(cl *clientConn, c gnet.Conn) {
 	default:
 		if be := cl.be; be != nil && cl.phase == cpExchange && !cl.reqDone {
 			l.armDeadlines(cl, be)
+		}
+		if cl.phase == cpIdle && cl.phaseEnd > l.now {
+			// Back from the park set (or a pause): parked again if it
+			// stays quiet.
+			l.wheel.set(&cl.tm, min(cl.phaseEnd, l.now+int64(l.cfg.ParkAfter)))
 		}
 		l.serveClient(cl)
 	}

@@ -581,7 +581,8 @@ func (l *loop) finishResponse(be *backendConn) {
 func (l *loop) nextRequest(cl *clientConn) {
 	l.endRequest(cl) // ops: the request's record closes (record.go)
 	cl.setPhase(cpIdle)
-	l.wheel.set(&cl.tm, l.now+int64(l.cfg.IdleTimeout))
+	cl.phaseEnd = l.now + int64(l.cfg.IdleTimeout)
+	l.wheel.set(&cl.tm, min(cl.phaseEnd, l.now+int64(l.cfg.ParkAfter)))
 	if l.srv.draining.Load() && cl.inputLen() == 0 {
 		if l.drainIdle(cl) { // ops: a grace for its next request (listener.go)
 			return

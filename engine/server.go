@@ -52,6 +52,8 @@ type Server struct {
 
 	panics   atomic.Int64 // panics recovered on the loops (guard.go)
 	pauses   atomic.Int64 // sockets taken off a loop by flow control (pause.go)
+	parked   atomic.Int64 // idle clients in the loops' park sets now (park.go)
+	parks    atomic.Int64 // idle clients parked since start (park.go)
 	panicLog panicLog
 
 	ops serverOps // ops: metrics and the rest of operations (ops.go)
@@ -273,8 +275,10 @@ func (s *Server) closeDetached() {
 	s.loopsMu.Lock()
 	defer s.loopsMu.Unlock()
 	for _, l := range s.loops {
+		l.closeParkSet()
 		for _, cl := range l.clients {
 			if cl.sock.st == sockOff {
+				cl.parked = 0
 				_ = unix.Close(cl.sock.fd)
 				cl.sock.st = sockClosed
 			}

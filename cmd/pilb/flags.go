@@ -46,6 +46,7 @@ type options struct {
 	backendIdleTimeout time.Duration
 	drainTimeout       time.Duration
 	tunnelTimeout      time.Duration
+	parkAfter          time.Duration
 	healthInterval     time.Duration
 	healthTimeout      time.Duration
 	healthRise         int
@@ -129,6 +130,7 @@ func parseFlags(args []string, env func(string) string, help io.Writer) (options
 		"backend-timeout": o.backendTimeout, "idle-timeout": o.idleTimeout,
 		"backend-idle-timeout": o.backendIdleTimeout, "drain-timeout": o.drainTimeout,
 		"tunnel-timeout": o.tunnelTimeout, "health-timeout": o.healthTimeout,
+		"park-after": o.parkAfter,
 	} {
 		if v <= 0 {
 			return o, fmt.Errorf("-%s %v: must be positive", name, v)
@@ -231,6 +233,7 @@ func newFlagSet(o *options, port *int, flagErr *error) *flag.FlagSet {
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", engine.DefaultIdleTimeout, "`time` a client may stay silent between requests or inside a body, or leave a response unread")
 	fs.DurationVar(&o.backendIdleTimeout, "backend-idle-timeout", engine.DefaultBackendIdleTimeout, "`time` an idle pooled backend connection is kept (keep it below the backends' keep-alive timeout)")
 	fs.DurationVar(&o.tunnelTimeout, "tunnel-timeout", engine.DefaultTunnelTimeout, "`time` an upgraded connection (WebSocket) may carry nothing either way")
+	fs.DurationVar(&o.parkAfter, "park-after", engine.DefaultParkAfter, "`time` a keep-alive client sits idle before it is parked off the event loop, which frees about half its memory (at or above -idle-timeout: never)")
 	fs.DurationVar(&o.drainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM/SIGINT, the longest `time` to let requests in flight finish")
 	fs.DurationVar(&o.healthInterval, "health-interval", pool.DefaultInterval, "active health check `interval`; 0 disables the checks")
 	fs.DurationVar(&o.healthTimeout, "health-timeout", time.Second, "`time` one health probe may take before it counts as failed")
@@ -321,6 +324,7 @@ func (o options) engineConfig(routes *pool.Routes, log *slog.Logger) engine.Conf
 		IdleTimeout:        o.idleTimeout,
 		BackendIdleTimeout: o.backendIdleTimeout,
 		TunnelTimeout:      o.tunnelTimeout,
+		ParkAfter:          o.parkAfter,
 		MaxHeaderBytes:     o.maxHeaderBytes,
 		MaxClientConns:     o.maxConns,
 		HighWater:          o.highWater,

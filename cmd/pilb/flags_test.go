@@ -159,7 +159,7 @@ func TestHelpListsEveryFlag(t *testing.T) {
 		"max-conns-per-backend", "connect-timeout", "header-timeout", "backend-timeout",
 		"idle-timeout", "max-header-bytes", "log-level", "high-water", "drain-timeout",
 		"route", "backends-dns", "dns-interval", "dns-server", "admin", "admin-token", "balance",
-		"health-timeout", "health-rise", "health-fall"} {
+		"health-timeout", "health-rise", "health-fall", "park-after"} {
 		if !strings.Contains(out.String(), "-"+name+" ") {
 			t.Errorf("-h does not list -%s", name)
 		}

@@ -1,0 +1,152 @@
+package engine
+
+import (
+	"fmt"
+	"net"
+	"testing"
+	"time"
+)
+
+// Parking (park.go): an idle keep-alive client leaves gnet, and comes back
+// with its next request, whatever way that request arrives.
+
+// parkedNow reports whether every loop agrees that n clients are parked:
+// the server's count, and as many clients off the loop in a park set.
+func parkedNow(t testing.TB, s *Server, n int) bool {
+	if s.parked.Load() != int64(n) {
+		return false
+	}
+	got := 0
+	for _, l := range loopsOf(s) {
+		done := make(chan int, 1)
+		if l.el.Execute(t.Context(), runnable(func() {
+			k := 0
+			for _, cl := range l.clients {
+				if cl.parked != 0 {
+					if cl.sock.st != sockOff || l.parks.slots[cl.parked-1] != cl {
+						k = -1 << 20 // a parked client must be off the loop, in its slot
+					}
+					k++
+				}
+			}
+			done <- k
+		})) != nil {
+			return false
+		}
+		got += <-done
+	}
+	return got == n
+}
+
+func TestE2EParkedClientComesBack(t *testing.T) {
+	fds0 := baselineFDs(t)
+	be := startScripted(t, serveOK)
+	cfg := e2eConfig()
+	cfg.Backends = setOf(t, be.Addr())
+	cfg.ParkAfter = 20 * time.Millisecond
+	cfg.IdleTimeout = 10 * time.Second
+	s := startProxy(t, cfg)
+
+	c := dialRaw(t, s.Addr())
+	for i := range 5 {
+		m := c.roundTrip("GET", fmt.Sprintf("GET /r%d HTTP/1.1\r\nHost: h\r\n\r\n", i))
+		expectStatus(t, m, 200)
+		if !eventually(5*time.Second, func() bool { return parkedNow(t, s, 1) }) {
+			t.Fatalf("request %d: the idle client was not parked (%d parked)", i, s.parked.Load())
+		}
+		if i == 2 {
+			// A request in pieces, the first of which wakes it.
+			c.send("GET /slow HTTP/1.1\r\n")
+			time.Sleep(50 * time.Millisecond)
+			c.send("Host: h\r\n\r\n")
+			expectStatus(t, c.resp("GET"), 200)
+			if !eventually(5*time.Second, func() bool { return parkedNow(t, s, 1) }) {
+				t.Fatal("not parked again")
+			}
+		}
+	}
+	if n := s.parks.Load(); n != 6 {
+		t.Errorf("%d parks counted, want 6", n)
+	}
+	// Two pipelined requests wake it at once.
+	c.send("GET /p1 HTTP/1.1\r\nHost: h\r\n\r\nGET /p2 HTTP/1.1\r\nHost: h\r\n\r\n")
+	expectStatus(t, c.resp("GET"), 200)
+	expectStatus(t, c.resp("GET"), 200)
+	c.Close()
+	if !eventually(5*time.Second, func() bool { return s.clients.Load() == 0 && parkedNow(t, s, 0) }) {
+		t.Fatalf("%d clients, %d parked left", s.clients.Load(), s.parked.Load())
+	}
+	checkLoopsQuiet(t, s)
+	shutdownClean(t, s)
+	be.stop()
+	if !eventually(5*time.Second, func() bool { return openFDs(t) <= fds0 }) {
+		t.Errorf("descriptors: %d open, %d before\n%s", openFDs(t), fds0, fdList(t))
+	}
+}
+
+// TestE2EParkedClientEnds: a parked client that closes, resets, half-closes
+// with a request, or outlives its idle timeout is handled as one on the
+// loop would be, and nothing of it stays.
+func TestE2EParkedClientEnds(t *testing.T) {
+	t.Parallel()
+	be := startScripted(t, serveOK)
+	cfg := e2eConfig()
+	cfg.Backends = setOf(t, be.Addr())
+	cfg.ParkAfter = 10 * time.Millisecond
+	cfg.IdleTimeout = 2 * time.Second
+	s := startProxy(t, cfg)
+	park := func(t *testing.T) *rawConn {
+		c := dialRaw(t, s.Addr())
+		expectStatus(t, c.roundTrip("GET", "GET / HTTP/1.1\r\nHost: h\r\n\r\n"), 200)
+		if !eventually(5*time.Second, func() bool { return parkedNow(t, s, 1) }) {
+			t.Fatalf("not parked (%d parked)", s.parked.Load())
+		}
+		return c
+	}
+	gone := func(t *testing.T) {
+		if !eventually(5*time.Second, func() bool { return s.clients.Load() == 0 && parkedNow(t, s, 0) }) {
+			t.Fatalf("%d clients, %d parked left: %s", s.clients.Load(), s.parked.Load(), loopProblems(t, s))
+		}
+	}
+	t.Run("close", func(t *testing.T) {
+		c := park(t)
+		c.Close()
+		gone(t)
+	})
+	t.Run("reset", func(t *testing.T) {
+		c := park(t)
+		resetConn(t, c.Conn)
+		gone(t)
+	})
+	t.Run("half-close with a request", func(t *testing.T) {
+		c := park(t)
+		c.send("GET /last HTTP/1.1\r\nHost: h\r\n\r\n")
+		if err := c.Conn.(*net.TCPConn).CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+		expectStatus(t, c.resp("GET"), 200)
+		c.expectEOF()
+		gone(t)
+	})
+	t.Run("idle timeout", func(t *testing.T) {
+		c := park(t)
+		start := time.Now()
+		c.expectEOF()
+		if d := time.Since(start); d > 4*time.Second {
+			t.Errorf("closed after %v, idle timeout 2s", d)
+		}
+		gone(t)
+	})
+	t.Run("drain", func(t *testing.T) {
+		c := park(t)
+		done := make(chan error, 1)
+		go func() { done <- s.Shutdown(t.Context()) }()
+		c.expectEOF()
+		if err := recvWithin(t, done, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if s.clients.Load() != 0 || s.parked.Load() != 0 { // the loops have stopped
+			t.Fatalf("%d clients, %d parked left", s.clients.Load(), s.parked.Load())
+		}
+	})
+}
