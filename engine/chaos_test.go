@@ -343,6 +343,11 @@ func (cc *chaosClient) run(addr string, res *chaosResult) {
 					return
 				}
 			}
+			if !cc.pipeline && i+1 < len(reqs) && wrng.IntN(3) == 0 {
+				// A pause before the next request: long enough, now
+				// and then, for PILB to park the idle client.
+				time.Sleep(time.Duration(1+wrng.IntN(40)) * time.Millisecond)
+			}
 		}
 		if cc.halfShut {
 			_ = tc.CloseWrite()

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"os"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -29,10 +31,12 @@ import (
 
 // parkSet is a loop's park set.
 type parkSet struct {
-	ep     *os.File      // the epoll instance; nil until the first park
+	ep     *os.File      // the epoll instance, for the runtime's poller; nil until the first park
+	epfd   int           // its descriptor (os.File.Fd would make it blocking)
 	slots  []*clientConn // parked clients by slot; nil entries are free
 	free   []int32       // free slots
 	broken bool          // the park set failed: nothing is parked
+	closed atomic.Bool   // closeParkSet ran: the waiting goroutine ends
 }
 
 // parkReadyEvents is how many events one epoll_wait of the park set takes.
@@ -54,7 +58,7 @@ func (l *loop) park(cl *clientConn) {
 	}
 	slot := l.parks.take(cl)
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: slot}
-	if err := unix.EpollCtl(int(l.parks.ep.Fd()), unix.EPOLL_CTL_ADD, cl.sock.fd, &ev); err != nil {
+	if err := unix.EpollCtl(l.parks.epfd, unix.EPOLL_CTL_ADD, cl.sock.fd, &ev); err != nil {
 		l.parks.release(slot)
 		l.reopenClient(cl) // cannot watch it: back on the loop
 		return
@@ -72,7 +76,7 @@ func (l *loop) unpark(cl *clientConn) {
 	}
 	slot := cl.parked - 1
 	cl.parked = 0
-	_ = unix.EpollCtl(int(l.parks.ep.Fd()), unix.EPOLL_CTL_DEL, cl.sock.fd, nil)
+	_ = unix.EpollCtl(l.parks.epfd, unix.EPOLL_CTL_DEL, cl.sock.fd, nil)
 	l.parks.release(slot)
 	l.srv.parked.Add(-1)
 }
@@ -107,14 +111,19 @@ func (l *loop) openParkSet() bool {
 		_ = unix.Close(fd)
 		return false
 	}
-	// Non-blocking, so os.NewFile puts it in the runtime's poller.
+	// Non-blocking, so os.NewFile puts it in the runtime's poller; a
+	// deadline can be set only on a file in it.
 	f := os.NewFile(uintptr(fd), "pilb-park")
+	if f.SetReadDeadline(time.Time{}) != nil {
+		_ = f.Close()
+		return false
+	}
 	rc, err := f.SyscallConn()
 	if err != nil {
 		_ = f.Close()
 		return false
 	}
-	l.parks.ep = f
+	l.parks.ep, l.parks.epfd = f, fd
 	go l.waitParked(rc)
 	return true
 }
@@ -146,11 +155,11 @@ func (l *loop) waitParked(rc interface {
 				}
 			}
 		})
-		if err != nil {
-			return // closed: the engine has stopped
+		if l.parks.closed.Load() {
+			return // the engine has stopped
 		}
-		if werr != nil {
-			// epoll_wait fails on nothing else; should it, every
+		if err != nil || werr != nil {
+			// Nothing else is expected to fail; should it, every
 			// parked client goes back on the loop, and none is parked
 			// again: a parked client's request must not wait unseen.
 			l.exec(l.parkSetFailed)
@@ -193,6 +202,7 @@ func (l *loop) parkSetFailed() {
 // its goroutine; closeDetached closes the parked sockets.
 func (l *loop) closeParkSet() {
 	if l.parks.ep != nil {
+		l.parks.closed.Store(true)
 		_ = l.parks.ep.Close()
 	}
 }

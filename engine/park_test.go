@@ -38,14 +38,20 @@ func parkedNow(t testing.TB, s *Server, n int) bool {
 	return got == n
 }
 
-func TestE2EParkedClientComesBack(t *testing.T) {
-	fds0 := baselineFDs(t)
+// parkingProxy starts a proxy that parks clients idle for parkAfter, in
+// front of a backend that answers 200.
+func parkingProxy(t testing.TB, parkAfter, idle time.Duration) (*Server, *scripted) {
 	be := startScripted(t, serveOK)
 	cfg := e2eConfig()
 	cfg.Backends = setOf(t, be.Addr())
-	cfg.ParkAfter = 20 * time.Millisecond
-	cfg.IdleTimeout = 10 * time.Second
-	s := startProxy(t, cfg)
+	cfg.ParkAfter = parkAfter
+	cfg.IdleTimeout = idle
+	return startProxy(t, cfg), be
+}
+
+func TestE2EParkedClientComesBack(t *testing.T) {
+	fds0 := baselineFDs(t)
+	s, be := parkingProxy(t, 20*time.Millisecond, 10*time.Second)
 
 	c := dialRaw(t, s.Addr())
 	for i := range 5 {
@@ -89,12 +95,7 @@ func TestE2EParkedClientComesBack(t *testing.T) {
 // loop would be, and nothing of it stays.
 func TestE2EParkedClientEnds(t *testing.T) {
 	t.Parallel()
-	be := startScripted(t, serveOK)
-	cfg := e2eConfig()
-	cfg.Backends = setOf(t, be.Addr())
-	cfg.ParkAfter = 10 * time.Millisecond
-	cfg.IdleTimeout = 2 * time.Second
-	s := startProxy(t, cfg)
+	s, _ := parkingProxy(t, 10*time.Millisecond, 2*time.Second)
 	park := func(t *testing.T) *rawConn {
 		c := dialRaw(t, s.Addr())
 		expectStatus(t, c.roundTrip("GET", "GET / HTTP/1.1\r\nHost: h\r\n\r\n"), 200)
@@ -149,4 +150,36 @@ func TestE2EParkedClientEnds(t *testing.T) {
 			t.Fatalf("%d clients, %d parked left", s.clients.Load(), s.parked.Load())
 		}
 	})
+}
+
+// TestE2EParkSetFails: should the park set fail, every parked client goes
+// back on the loop, is served, and nothing is parked any more.
+func TestE2EParkSetFails(t *testing.T) {
+	t.Parallel()
+	s, _ := parkingProxy(t, 10*time.Millisecond, 5*time.Second)
+	c := dialRaw(t, s.Addr())
+	expectStatus(t, c.roundTrip("GET", "GET / HTTP/1.1\r\nHost: h\r\n\r\n"), 200)
+	if !eventually(5*time.Second, func() bool { return parkedNow(t, s, 1) }) {
+		t.Fatalf("not parked (%d parked)", s.parked.Load())
+	}
+	for _, l := range loopsOf(s) {
+		if err := l.el.Execute(t.Context(), runnable(func() { l.parkSetFailed() })); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !eventually(5*time.Second, func() bool { return parkedNow(t, s, 0) }) {
+		t.Fatalf("%d still parked", s.parked.Load())
+	}
+	for range 2 {
+		expectStatus(t, c.roundTrip("GET", "GET / HTTP/1.1\r\nHost: h\r\n\r\n"), 200)
+		time.Sleep(50 * time.Millisecond) // past ParkAfter: nothing is parked any more
+		if n := s.parked.Load(); n != 0 {
+			t.Fatalf("%d parked on a failed park set", n)
+		}
+	}
+	c.Close()
+	if !eventually(5*time.Second, func() bool { return s.clients.Load() == 0 }) {
+		t.Fatalf("%d clients left", s.clients.Load())
+	}
+	checkLoopsQuiet(t, s)
 }
