@@ -104,7 +104,7 @@ func (e *Env) Expected(names []string) time.Duration {
 		case results.ScenarioSlowloris:
 			d += n * (2*e.Duration + warmup + 2*e.SlowlorisInterval + 2*measureSlack)
 		case results.ScenarioIdle:
-			d += n * (settle + idleSettle + measureSlack)
+			d += n * (settle + 2*idleSettle + e.Duration + measureSlack)
 		case results.ScenarioTransfer:
 			d += time.Duration(e.Rounds) * (e.transferTime() + transferWarm + measureSlack)
 		case results.ScenarioCPU:

@@ -136,7 +136,7 @@ func TestRunEveryScenario(t *testing.T) {
 	check(results.ScenarioSlowloris, "", map[string]float64{results.ValKept: 1, results.ValSlowOpen: 5},
 		results.ValQuietRPS, results.ValSlowDials)
 	check(results.ScenarioIdle, "", map[string]float64{results.ValOpened: 20, results.ValStillOpen: 20, results.ValFailed: 0},
-		results.ValRSSPerConn, results.ValRSSBefore)
+		results.ValRSSPerConn, results.ValRSSBefore, results.ValRSSPerBusy)
 	for _, v := range []string{results.VariantDownload, results.VariantUpload} {
 		check(results.ScenarioTransfer, v, nil, results.ValGrowthPeak, results.ValGrowthCold, results.ValGrowthEnd, results.ValRate)
 	}

@@ -142,7 +142,7 @@ func (e *Env) idle(ctx context.Context, run *results.Run) bool {
 		if err := e.idleOne(ctx, in, f.Values); err != nil {
 			f = failed(results.ScenarioIdle, "", in.name, round, err)
 		}
-		e.record(run, f, results.ValOpened, results.ValStillOpen, results.ValRSSBefore, results.ValRSSAfter, results.ValRSSPerConn, results.ValPSSPerConn)
+		e.record(run, f, results.ValOpened, results.ValStillOpen, results.ValRSSBefore, results.ValRSSAfter, results.ValRSSPerConn, results.ValPSSPerConn, results.ValRSSPerBusy)
 		return ctx.Err() == nil
 	})
 }
@@ -175,6 +175,16 @@ func (e *Env) idleOne(ctx context.Context, in *instance, v map[string]float64) e
 	if n == 0 {
 		return fmt.Errorf("no connection got its response: %v", set.Err)
 	}
+	// Then traffic beside them, as on a proxy in service: memory the
+	// idle connections let go of (a parked client's gnet state, say) is
+	// reused rather than left to the runtime.
+	e.warm(ctx, in, e.Duration)
+	sleepCtx(ctx, idleSettle)
+	busy, err := procstat.ReadMemory(pids...)
+	if err != nil {
+		return err
+	}
+	v[results.ValRSSPerBusy] = float64(busy.RSS-before.RSS) / float64(n) / 1024
 	v[results.ValOpened] = float64(n)
 	v[results.ValFailed] = float64(set.Failed)
 	v[results.ValStillOpen] = float64(set.StillOpen())
