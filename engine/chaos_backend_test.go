@@ -113,6 +113,10 @@ func chaosBackend(c *bconn) {
 			}
 			p.interim = 0
 		}
+		if p.reqBody > 0 && p.id%3 == 0 {
+			// A backend late to read the body: it waits in PILB.
+			time.Sleep(time.Duration(p.id%40) * time.Millisecond)
+		}
 		if err := readRequestBody(c.br, m); err != nil {
 			return
 		}

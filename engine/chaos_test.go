@@ -651,7 +651,9 @@ func chaosScenario(t *testing.T) {
 	backends := make([]string, 3)
 	var servers []*scripted
 	for i := range backends {
-		s := startScripted(t, chaosBackend)
+		// The first backend has a small receive window: request bodies
+		// wait in PILB, which pauses their clients.
+		s := startScriptedRcvbuf(t, chaosBackend, []int{8 << 10, 0, 0}[i])
 		servers = append(servers, s)
 		backends[i] = s.Addr()
 	}

@@ -313,7 +313,28 @@ type bconn struct {
 // returns. Everything is closed at the end of the test.
 func startScripted(t testing.TB, serve func(c *bconn)) *scripted {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return startScriptedRcvbuf(t, serve, 0)
+}
+
+// startScriptedRcvbuf is startScripted with SO_RCVBUF set to rcvbuf on the
+// accepted connections (0: the system's): a small receive window makes
+// PILB hold what it sends the backend, and pause the client.
+func startScriptedRcvbuf(t testing.TB, serve func(c *bconn), rcvbuf int) *scripted {
+	t.Helper()
+	var lc net.ListenConfig
+	if rcvbuf > 0 {
+		lc.Control = func(_, _ string, rc syscall.RawConn) error {
+			var serr error
+			err := rc.Control(func(fd uintptr) {
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf)
+			})
+			if err != nil {
+				return err
+			}
+			return serr
+		}
+	}
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
