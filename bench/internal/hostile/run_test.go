@@ -146,7 +146,7 @@ func TestRunEveryScenario(t *testing.T) {
 	// wrk's command lines: the scenario's connections, timeout and path.
 	b, _ := os.ReadFile(calls)
 	log := string(b)
-	for _, want := range []string{"-t 2 -c 20 -d 1s --timeout 5s", "-c 1024 -d 1s --timeout 11s", "/bytes/1048576", "-t 1 -c 64"} {
+	for _, want := range []string{"-t 2 -c 20 -d 1s --timeout 5s", "-c 1024 -d 1s --timeout 11s", "/bytes/1048576", "-t 1 -c 64", "-H Connection: close"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("no wrk call with %q:\n%s", want, log)
 		}

@@ -175,10 +175,12 @@ func (e *Env) idleOne(ctx context.Context, in *instance, v map[string]float64) e
 	if n == 0 {
 		return fmt.Errorf("no connection got its response: %v", set.Err)
 	}
-	// Then traffic beside them, as on a proxy in service: memory the
-	// idle connections let go of (a parked client's gnet state, say) is
-	// reused rather than left to the runtime.
-	e.warm(ctx, in, e.Duration)
+	// Then clients that come and go beside them (wrk -c64, a new
+	// connection per request), as on a proxy in service: memory the idle
+	// connections let go of (a parked client's gnet state, say) is reused
+	// rather than left to the runtime.
+	_, _ = load.Run(ctx, load.Spec{Tool: "wrk", URL: in.url(sizePath(smallResponse)), Conns: slowlorisWrk, Duration: e.Duration,
+		Threads: 1, CPUs: e.LoadCPUs, Close: true})
 	sleepCtx(ctx, idleSettle)
 	busy, err := procstat.ReadMemory(pids...)
 	if err != nil {

@@ -38,6 +38,9 @@ type Spec struct {
 	// exceeds Duration: wrk records no latency above its timeout. hey
 	// cannot count them.
 	SlowOver time.Duration
+	// Close sends every request on a new connection (Connection: close),
+	// as clients that come and go.
+	Close bool
 }
 
 // Run runs spec and parses the result. Output that does not parse is
@@ -68,12 +71,18 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 		args = []string{"wrk", "--latency", "-s", script,
 			"-t", strconv.Itoa(threads), "-c", strconv.Itoa(spec.Conns),
 			"-d", secs + "s", "--timeout", strconv.Itoa(max(int(timeout/time.Second), 1)) + "s", spec.URL}
+		if spec.Close {
+			args = append(args[:len(args)-1], "-H", "Connection: close", spec.URL)
+		}
 	case "hey":
 		if spec.SlowOver > 0 {
 			return Result{}, fmt.Errorf("load: hey cannot count responses slower than %s: use wrk", spec.SlowOver)
 		}
 		args = []string{"hey", "-z", secs + "s", "-c", strconv.Itoa(spec.Conns),
 			"-t", strconv.Itoa(max(int(timeout/time.Second), 1)), "-disable-compression", spec.URL}
+		if spec.Close {
+			args = append(args[:len(args)-1], "-disable-keepalive", spec.URL)
+		}
 	default:
 		return Result{}, fmt.Errorf("load: unknown tool %q", tool)
 	}

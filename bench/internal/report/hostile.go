@@ -113,11 +113,11 @@ var hostileScenarios = []hostileScenario{
 		what: func(f map[string]string) string {
 			return fmt.Sprintf("%s keep-alive connections, each one GET of 12 bytes, then idle 2 s; "+
 				"per connection = (memory after − memory before) ÷ connections that got their response; "+
-				"\"wrk beside\": the same after wrk -c64 then ran for the run's duration beside the idle connections, and 2 s more", f["clients"])
+				"\"churn beside\": the same after wrk -c64, a new connection per request, then ran for the run's duration beside the idle connections, and 2 s more", f["clients"])
 		},
 		target: "≤ 0.5 KiB RSS per connection (issue 7: pilb 0.9, HAProxy 1.2, nginx 0.56)",
 		cols: []column{{results.ValRSSPerConn, "RSS KiB/conn", "%.2f", byRatio}, {results.ValPSSPerConn, "PSS KiB/conn", "%.2f", byRatio},
-			{results.ValRSSPerBusy, "RSS KiB/conn, wrk beside", "%.2f", byRatio},
+			{results.ValRSSPerBusy, "RSS KiB/conn, churn beside", "%.2f", byRatio},
 			{results.ValRSSBefore, "RSS before MB", "%.1f", noCompare}, {results.ValRSSAfter, "RSS after MB", "%.1f", noCompare},
 			{results.ValOpened, "opened", "%.0f", noCompare}, {results.ValStillOpen, "still open", "%.0f", noCompare},
 			{results.ValFailed, "failed", "%.0f", noCompare}},

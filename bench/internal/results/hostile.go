@@ -55,7 +55,7 @@ const (
 	ValRSSAfter     = "rss_after_mb"   // idle8000: RSS with the connections open, MB
 	ValRSSPerConn   = "rss_per_conn_kib"
 	ValPSSPerConn   = "pss_per_conn_kib"
-	ValRSSPerBusy   = "rss_per_conn_busy_kib" // idle8000: RSS per connection again, after wrk -c64 ran beside the idle ones
+	ValRSSPerBusy   = "rss_per_conn_busy_kib" // idle8000: RSS per connection again, after wrk -c64 with a new connection per request ran beside the idle ones
 	ValGrowthPeak   = "rss_growth_peak_mb"    // slowtransfer: largest RSS during the transfer less RSS before it (after the warm-up), MB
 	ValGrowthCold   = "rss_growth_cold_mb"    // slowtransfer: largest RSS during the transfer less RSS of the fresh instance (before the warm-up), MB
 	ValGrowthEnd    = "rss_growth_end_mb"     // slowtransfer: RSS right after it less RSS before, MB
