@@ -282,11 +282,7 @@ func (cc *chaosClient) run(addr string, res *chaosResult) {
 	var nc net.Conn
 	var err error
 	if cc.slowRead {
-		d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
-			return rc.Control(func(fd uintptr) {
-				_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 8192)
-			})
-		}}
+		d := net.Dialer{Timeout: 5 * time.Second, Control: rcvbufControl(8192)}
 		nc, err = d.Dial("tcp", addr)
 	} else {
 		nc, err = net.DialTimeout("tcp", addr, 5*time.Second)

@@ -323,16 +323,7 @@ func startScriptedRcvbuf(t testing.TB, serve func(c *bconn), rcvbuf int) *script
 	t.Helper()
 	var lc net.ListenConfig
 	if rcvbuf > 0 {
-		lc.Control = func(_, _ string, rc syscall.RawConn) error {
-			var serr error
-			err := rc.Control(func(fd uintptr) {
-				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf)
-			})
-			if err != nil {
-				return err
-			}
-			return serr
-		}
+		lc.Control = rcvbufControl(rcvbuf)
 	}
 	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
@@ -507,19 +498,7 @@ func heapInuse() uint64 {
 // back at once.
 func dialRawSmallRcv(t testing.TB, addr string, rcvbuf int) *rawConn {
 	t.Helper()
-	d := net.Dialer{
-		Timeout: 5 * time.Second,
-		Control: func(_, _ string, rc syscall.RawConn) error {
-			var serr error
-			err := rc.Control(func(fd uintptr) {
-				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf)
-			})
-			if err != nil {
-				return err
-			}
-			return serr
-		},
-	}
+	d := net.Dialer{Timeout: 5 * time.Second, Control: rcvbufControl(rcvbuf)}
 	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -527,6 +506,21 @@ func dialRawSmallRcv(t testing.TB, addr string, rcvbuf int) *rawConn {
 	t.Cleanup(func() { c.Close() })
 	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
 	return &rawConn{t: t, Conn: c, r: bufio.NewReaderSize(c, 4096)}
+}
+
+// rcvbufControl sets SO_RCVBUF to n on a socket before it connects or
+// listens (a listener's accepted sockets inherit it).
+func rcvbufControl(n int) func(network, address string, rc syscall.RawConn) error {
+	return func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, n)
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}
 }
 
 // deadlineIn returns the instant sec seconds from now.
