@@ -243,6 +243,7 @@ type chaosResult struct {
 	cut      atomic.Int64 // truncations seen as such
 	reset    atomic.Int64 // connections the client reset on purpose
 	cutByW   atomic.Int64 // cuts whose reset the writer got (a clean EOF to the reader)
+	finMid   atomic.Int64 // requests whose body the client cut short with a FIN, answered right
 }
 
 func (r *chaosResult) fail(format string, args ...any) {
@@ -278,6 +279,9 @@ func (cc *chaosClient) run(addr string, res *chaosResult) {
 	wrng := rand.New(rand.NewPCG(cc.rng.Uint64(), 1))
 	rrng := rand.New(rand.NewPCG(cc.rng.Uint64(), 2))
 	resetMidRequest := cc.rng.IntN(2) == 0
+	// Or, on a request with a body, a FIN in the middle of the body
+	// (shutdown(SHUT_WR)) instead of a reset.
+	finMidBody := cc.resetAt > 0 && len(reqs[cc.resetAt-1].body) > 1 && cc.rng.IntN(2) == 0
 
 	var nc net.Conn
 	var err error
@@ -302,6 +306,13 @@ func (cc *chaosClient) run(addr string, res *chaosResult) {
 	go func() {
 		defer close(writerDone)
 		for i := range reqs {
+			if cc.resetAt == i+1 && finMidBody {
+				if cc.write(nc, []byte(reqs[i].head), wrng) {
+					_ = cc.write(nc, reqs[i].body[:len(reqs[i].body)/2], wrng)
+				}
+				_ = tc.CloseWrite()
+				return
+			}
 			if cc.resetAt == i+1 && resetMidRequest {
 				_, _ = io.WriteString(nc, reqs[i].head[:len(reqs[i].head)/2])
 				resetDone.Store(true)
@@ -362,6 +373,26 @@ func (cc *chaosClient) run(addr string, res *chaosResult) {
 	}
 	br := bufio.NewReaderSize(rd, 4096)
 	for i, p := range cc.plans {
+		if cc.resetAt == i+1 && finMidBody {
+			_ = nc.SetReadDeadline(time.Now().Add(chaosReadDeadline))
+			m, err := chaosRead(br, cc, p, events)
+			v := cc.checkFinMidBody(p, m, err)
+			if v.kind == vFail {
+				res.fail("client %s request %d/%d (%s %s, pipeline=%v http/1.%d chunked=%v expect=%v trickle=%v), body cut short by a FIN: %s",
+					nc.LocalAddr(), i+1, len(cc.plans), cc.method(p), p.path(), cc.pipeline, cc.minor, cc.chunked, cc.expect, cc.trickle, v.why)
+				return
+			}
+			res.finMid.Add(1)
+			if v.kind == vEnd {
+				_ = nc.SetReadDeadline(time.Now().Add(chaosReadDeadline))
+				if b, err := br.ReadByte(); err == nil {
+					res.fail("request %s: byte %q after the answer to a body cut short by a FIN", p.path(), b)
+				} else if isTimeout(err) {
+					res.fail("request %s: connection still open %v after the answer to a body cut short by a FIN", p.path(), chaosReadDeadline)
+				}
+			}
+			return
+		}
 		if cc.resetAt == i+1 {
 			res.reset.Add(1)
 			return // the deferred close resets (or the writer did)
@@ -428,6 +459,28 @@ func (cc *chaosClient) write(nc net.Conn, b []byte, rng *rand.Rand) bool {
 		}
 	}
 	return true
+}
+
+// checkFinMidBody judges the answer to p's request, whose body the client
+// cut short with a FIN: PILB's 400; or the backend's answer before the
+// body (kEarly's 413), whole; or, once an answer has started, a cut.
+func (cc *chaosClient) checkFinMidBody(p *plan, m *msg, err error) verdict {
+	if err != nil {
+		switch {
+		case isTimeout(err):
+			return fail("no answer within %v", chaosReadDeadline)
+		case m != nil && m.line != "":
+			return verdict{kind: vCut} // an answer started, then cut
+		}
+		return fail("no answer: %v", err)
+	}
+	switch st := m.status(); {
+	case st == 400 && !m.has("X-Id"):
+		return verdict{kind: vEnd}
+	case p.kind == kEarly && st == 413 && m.get("X-Id") == strconv.Itoa(p.id) && bytes.Equal(m.body, chaosBody(p.id, p.size)):
+		return verdict{kind: vEnd}
+	}
+	return fail("answer %q (X-Id %q, %d body bytes): want PILB's 400", m.line, m.get("X-Id"), len(m.body))
 }
 
 // wrote notes a write's error and reports whether the write succeeded.
@@ -704,7 +757,7 @@ func chaosScenario(t *testing.T) {
 	for _, f := range res.failures {
 		t.Error(f)
 	}
-	t.Logf("chaos: %d pauses, %d parks", s.pauses.Load(), s.parks.Load())
+	t.Logf("chaos: %d pauses, %d parks, %d bodies cut short by a FIN answered right", s.pauses.Load(), s.parks.Load(), res.finMid.Load())
 	if n := s.Panics(); n != 0 {
 		t.Errorf("%d panics recovered", n)
 	}
