@@ -401,7 +401,7 @@ var (
 	descClientsParked = prometheus.NewDesc("pilb_client_connections_parked",
 		"Idle keep-alive client connections parked off the event loops (-park-after), part of pilb_client_connections.", nil, nil)
 	descClientParks = prometheus.NewDesc("pilb_client_parks_total",
-		"Idle keep-alive client connections parked off the event loops (-park-after).", nil, nil)
+		"Times an idle keep-alive client connection was parked off its event loop (-park-after), since start.", nil, nil)
 	descClientsMax = prometheus.NewDesc("pilb_client_connections_limit",
 		"Most client connections PILB keeps open (-max-conns, or its default from the descriptor limit).", nil, nil)
 	descRefused = prometheus.NewDesc("pilb_client_connections_refused_total",
