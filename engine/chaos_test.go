@@ -384,12 +384,7 @@ func (cc *chaosClient) run(addr string, res *chaosResult) {
 			}
 			res.finMid.Add(1)
 			if v.kind == vEnd {
-				_ = nc.SetReadDeadline(time.Now().Add(chaosReadDeadline))
-				if b, err := br.ReadByte(); err == nil {
-					res.fail("request %s: byte %q after the answer to a body cut short by a FIN", p.path(), b)
-				} else if isTimeout(err) {
-					res.fail("request %s: connection still open %v after the answer to a body cut short by a FIN", p.path(), chaosReadDeadline)
-				}
+				expectEnded(nc, br, res, "request "+p.path(), "the answer to a body cut short by a FIN")
 			}
 			return
 		}
@@ -421,24 +416,24 @@ func (cc *chaosClient) run(addr string, res *chaosResult) {
 			return
 		case vEnd:
 			res.answered.Add(1)
-			// The connection ends here: nothing more may come.
-			_ = nc.SetReadDeadline(time.Now().Add(chaosReadDeadline))
-			if b, err := br.ReadByte(); err == nil {
-				res.fail("request %s: byte %q after a response that ended the connection", p.path(), b)
-			} else if isTimeout(err) {
-				res.fail("request %s: connection still open %v after a response that ended it", p.path(), chaosReadDeadline)
-			}
+			expectEnded(nc, br, res, "request "+p.path(), "a response that ended the connection")
 			return
 		}
 		res.answered.Add(1)
 	}
 	if cc.halfShut {
-		_ = nc.SetReadDeadline(time.Now().Add(chaosReadDeadline))
-		if _, err := br.ReadByte(); err == nil {
-			res.fail("bytes after the last response to a half-closed client")
-		} else if isTimeout(err) {
-			res.fail("a half-closed client's connection was not closed after its last response")
-		}
+		expectEnded(nc, br, res, "a half-closed client", "its last response")
+	}
+}
+
+// expectEnded checks that nothing more comes on nc after what (a response
+// that ended the connection), and that the proxy closes it.
+func expectEnded(nc net.Conn, br *bufio.Reader, res *chaosResult, who, what string) {
+	_ = nc.SetReadDeadline(time.Now().Add(chaosReadDeadline))
+	if b, err := br.ReadByte(); err == nil {
+		res.fail("%s: byte %q after %s", who, b, what)
+	} else if isTimeout(err) {
+		res.fail("%s: connection still open %v after %s", who, chaosReadDeadline, what)
 	}
 }
 

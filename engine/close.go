@@ -296,38 +296,40 @@ func (l *loop) onClientClose(cl *clientConn, c gnet.Conn, err error) {
 // keepHalfClosed keeps a client that ended its output (shutdown(SHUT_WR),
 // or a FIN behind its last request) while a response (or, in a tunnel,
 // anything more from the backend, or, closing or aborting, what is
-// queued for it) is owed to it: gnet
-// closes a connection on EOF, so the socket is duplicated before gnet
-// closes it and the response is written to the duplicate (sock.go). What
-// the client sent and PILB has not read yet (pipelined requests) stays in
-// the stash and is served too. When gnet holds output the socket cannot
-// take now, gnet's close would cut it: the connection is reset instead,
+// queued for it) is owed to it: gnet closes a connection on EOF, so the
+// socket is duplicated before gnet closes it and the response is written
+// to the duplicate (sock.go). What the client sent and PILB has not read
+// yet (pipelined requests) stays in the stash and is served too. When
+// gnet holds output the socket cannot take now, gnet's close would cut
+// it: the client is not kept, and onClientClose makes the close a reset,
 // so that the cut shows.
 func (l *loop) keepHalfClosed(cl *clientConn, c gnet.Conn) bool {
-	switch {
-	case cl.phase == cpTunnel && cl.be != nil:
+	switch cl.phase {
+	case cpTunnel:
+		if cl.be == nil {
+			return false
+		}
 		// The end of the client's output is passed on to the backend
 		// (tunnelInputEnded); what the backend still sends is owed.
-	case cl.phase == cpClosing, cl.phase == cpAborting:
+	case cpExchange:
+		// The response is owed. Before the request is whole, the rest
+		// of the body may be in what gnet read and PILB has not (a pause
+		// refused while output was pending): it is served from the
+		// stash. If it ends short, needInput fails the exchange: a 400,
+		// or a reset once the response has started, never a FIN.
+	case cpClosing, cpAborting:
 		// What it is owed still drains, then the close goes on: a FIN
 		// after complete responses, a reset after a cut one. gnet's
 		// close would be a FIN at once, and a cut body delimited by the
 		// close would look complete.
-	case cl.phase == cpExchange && !cl.reqDone && !cl.bodyRefused:
-		// The rest of the body may be in what gnet read and PILB has not
-		// (a pause refused while output was pending): it is served from
-		// the stash. If it ends short, needInput fails the exchange: a
-		// 400, or a reset once the response has started, never a FIN.
-	case cl.phase != cpExchange:
+	default:
 		return false // nothing owed
 	}
 	if cl.phase == cpExchange || cl.phase == cpTunnel {
 		cl.takeInput()
 	}
-	_ = c.Flush()
-	if c.OutboundBuffered() > 0 {
-		_ = c.SetLinger(0)
-		return false
+	if _ = c.Flush(); c.OutboundBuffered() > 0 {
+		return false // onClientClose makes gnet's close a reset
 	}
 	fd, err := c.Dup()
 	if err != nil {
@@ -335,17 +337,14 @@ func (l *loop) keepHalfClosed(cl *clientConn, c gnet.Conn) bool {
 	}
 	cl.sock.setState(sockOff)
 	cl.sock.c, cl.sock.fd, cl.sock.eof = nil, fd, true
-	switch cl.phase {
-	case cpTunnel:
-		l.watchClient(cl) // the drain poll passes the end on (tunnelInputEnded)
-	case cpClosing, cpAborting:
-		l.watchClient(cl) // the drain poll goes on with the close
+	switch {
+	case cl.phase != cpExchange, !cl.reqDone && !cl.bodyRefused:
+		// The drain poll goes on: it passes a tunnel's end on
+		// (tunnelInputEnded), goes on with a close, or serves the rest
+		// of a body (checkClient).
+		l.watchClient(cl)
 	default:
-		if !cl.reqDone && !cl.bodyRefused {
-			l.watchClient(cl) // the drain poll serves the rest of the body (checkClient)
-			break
-		}
-		l.wheel.set(&cl.tm, 0)
+		l.wheel.set(&cl.tm, 0) // the backend's deadlines run
 	}
 	return true
 }

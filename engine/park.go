@@ -3,6 +3,7 @@ package engine
 import (
 	"os"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -46,8 +47,7 @@ const parkReadyEvents = 128
 // does nothing when the client is not quiet: input or output pending, or
 // its socket not on the loop.
 func (l *loop) park(cl *clientConn) {
-	if cl.phase != cpIdle || cl.sock.st != sockOn || cl.sock.watched || cl.stash.len() > 0 ||
-		cl.sock.heldLen() > 0 || cl.sock.c.OutboundBuffered() > 0 || cl.sock.c.InboundBuffered() > 0 {
+	if cl.phase != cpIdle || cl.sock.st != sockOn || cl.sock.watched || cl.inputLen() > 0 || cl.sock.out() > 0 {
 		return
 	}
 	if l.parks.broken || l.parks.ep == nil && !l.openParkSet() {
@@ -130,9 +130,7 @@ func (l *loop) openParkSet() bool {
 
 // waitParked runs off the loop: it waits until parked clients are ready
 // and hands their slots to the loop, until the park set is closed.
-func (l *loop) waitParked(rc interface {
-	Read(func(fd uintptr) bool) error
-}) {
+func (l *loop) waitParked(rc syscall.RawConn) {
 	events := make([]unix.EpollEvent, parkReadyEvents)
 	for {
 		var ready []int32

@@ -334,9 +334,7 @@ func (l *loop) clientReopened(cl *clientConn, c gnet.Conn) {
 			l.armDeadlines(cl, be)
 		}
 		if cl.phase == cpIdle && cl.phaseEnd > l.now {
-			// Back from the park set (or a pause): parked again if it
-			// stays quiet.
-			l.wheel.set(&cl.tm, min(cl.phaseEnd, l.now+int64(l.cfg.ParkAfter)))
+			l.idleTimer(cl) // back from the park set (or a pause): parked again if it stays quiet
 		}
 		l.serveClient(cl)
 	}

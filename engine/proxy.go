@@ -582,7 +582,7 @@ func (l *loop) nextRequest(cl *clientConn) {
 	l.endRequest(cl) // ops: the request's record closes (record.go)
 	cl.setPhase(cpIdle)
 	cl.phaseEnd = l.now + int64(l.cfg.IdleTimeout)
-	l.wheel.set(&cl.tm, min(cl.phaseEnd, l.now+int64(l.cfg.ParkAfter)))
+	l.idleTimer(cl)
 	if l.srv.draining.Load() && cl.inputLen() == 0 {
 		if l.drainIdle(cl) { // ops: a grace for its next request (listener.go)
 			return
@@ -591,6 +591,12 @@ func (l *loop) nextRequest(cl *clientConn) {
 		return
 	}
 	l.serveClient(cl)
+}
+
+// idleTimer sets an idle client's timer: it is parked after ParkAfter of
+// quiet, and closed at phaseEnd (clientTimeout).
+func (l *loop) idleTimer(cl *clientConn) {
+	l.wheel.set(&cl.tm, min(cl.phaseEnd, l.now+int64(l.cfg.ParkAfter)))
 }
 
 // otherCodings reports whether a response applies a transfer coding other

@@ -70,22 +70,23 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 		threads := min(max(spec.Threads, 1), spec.Conns)
 		args = []string{"wrk", "--latency", "-s", script,
 			"-t", strconv.Itoa(threads), "-c", strconv.Itoa(spec.Conns),
-			"-d", secs + "s", "--timeout", strconv.Itoa(max(int(timeout/time.Second), 1)) + "s", spec.URL}
+			"-d", secs + "s", "--timeout", strconv.Itoa(max(int(timeout/time.Second), 1)) + "s"}
 		if spec.Close {
-			args = append(args[:len(args)-1], "-H", "Connection: close", spec.URL)
+			args = append(args, "-H", "Connection: close")
 		}
 	case "hey":
 		if spec.SlowOver > 0 {
 			return Result{}, fmt.Errorf("load: hey cannot count responses slower than %s: use wrk", spec.SlowOver)
 		}
 		args = []string{"hey", "-z", secs + "s", "-c", strconv.Itoa(spec.Conns),
-			"-t", strconv.Itoa(max(int(timeout/time.Second), 1)), "-disable-compression", spec.URL}
+			"-t", strconv.Itoa(max(int(timeout/time.Second), 1)), "-disable-compression"}
 		if spec.Close {
-			args = append(args[:len(args)-1], "-disable-keepalive", spec.URL)
+			args = append(args, "-disable-keepalive")
 		}
 	default:
 		return Result{}, fmt.Errorf("load: unknown tool %q", tool)
 	}
+	args = append(args, spec.URL)
 	if spec.CPUs != "" {
 		args = append([]string{"taskset", "-c", spec.CPUs}, args...)
 	}
