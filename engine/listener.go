@@ -42,7 +42,11 @@ const (
 	// maxPendingEnrols bounds the enrolments the accept loop keeps track
 	// of before it waits for the oldest: beyond that the loops are behind,
 	// and accepting faster would only queue more on gnet's worker pool.
-	maxPendingEnrols = 4096
+	// Each pending enrolment holds one of that pool's goroutines, which
+	// the pool then keeps idle for 10 s: the bound is also that of the
+	// goroutines (and stacks, 8 KiB each) a burst of connections leaves
+	// behind. 64 of them span more than one turn of a busy loop.
+	maxPendingEnrols = 64
 
 	// acceptBackoffMax caps the wait after an accept error (out of
 	// descriptors, say), as net/http does.

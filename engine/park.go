@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"io"
 	"os"
 	"sync/atomic"
 	"syscall"
@@ -180,8 +181,47 @@ func (l *loop) unparkReady(slots []int32) {
 			continue
 		}
 		if cl := l.parks.slots[slot]; cl != nil {
-			l.safely(cl, nil, func() { l.reopenClient(cl) })
+			l.safely(cl, nil, func() { l.unparkOne(cl) })
 		}
+	}
+}
+
+// unparkOne handles a parked client the park set reported. A client that
+// closed or reset without sending anything (the common end of a
+// keep-alive connection) is torn down here, as gnet would on its EOF:
+// putting it back on the loop only for gnet to read that EOF would cost a
+// re-enrolment, with its two goroutines, per client, thousands of them
+// at once when a crowd of idle clients leaves together. A client with
+// input goes back on the loop, where gnet reads it.
+func (l *loop) unparkOne(cl *clientConn) {
+	if err := parkedGone(cl.sock.fd); err != nil {
+		l.unpark(cl)
+		l.shut(&cl.sock, false)
+		l.gone = append(l.gone, gone{cl: cl, err: err})
+		return
+	}
+	l.reopenClient(cl)
+}
+
+// parkedGone peeks at a parked socket: it returns io.EOF when the peer
+// ended its output with nothing before it, the socket's error when it
+// failed (a reset), and nil when there is input to read, or nothing after
+// all (the socket goes back on the loop, which waits for it).
+func parkedGone(fd int) error {
+	var b [1]byte
+	for {
+		n, _, err := unix.Recvfrom(fd, b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return nil
+		case err != nil:
+			return err
+		case n == 0:
+			return io.EOF
+		}
+		return nil
 	}
 }
 
