@@ -110,8 +110,13 @@
 //     keep-alive client idle for Config.ParkAfter is parked (park.go): its
 //     socket leaves gnet as in a pause, into an epoll set of the loop's own
 //     (EPOLLONESHOT), whose descriptor the Go runtime's poller waits on; the
-//     client's next byte, FIN or reset puts the socket back on the loop
-//     (Execute, then Enroll), where gnet reads what came.
+//     client's next byte puts the socket back on the loop (Execute, then
+//     Enroll), where gnet reads what came; a FIN or reset with nothing
+//     before it is closed on the loop without going back to gnet.
+//   - Enroll costs a goroutine of gnet's worker pool until the loop has
+//     registered the connection, and the pool keeps it 10 s after. The
+//     accept loop keeps at most maxPendingEnrols enrolments under way, so
+//     that a burst of connections leaves a bounded number behind.
 //   - One listener cannot be stopped without stopping the engine: see
 //     Server.Shutdown for the drain. With Config.Listener (what cmd/pilb
 //     runs), PILB accepts on a socket of its own and hands connections to
@@ -126,7 +131,8 @@
 // pass twice HighWater plus one read: a peer that neither reads nor stops
 // sending, so that no pause can take, is reset. An idle keep-alive client
 // is parked off gnet after Config.ParkAfter, leaving PILB's own state for
-// it (clientConn) and a slot in its loop's park set.
+// it (clientConn) and a slot in its loop's park set; once a wave of parks
+// is over, the memory it freed goes back to the system (trim.go).
 //
 // # Closing
 //

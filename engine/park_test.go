@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -184,4 +186,70 @@ func TestE2EParkSetFails(t *testing.T) {
 		t.Fatalf("%d clients left", s.clients.Load())
 	}
 	checkLoopsQuiet(t, s)
+}
+
+// A wave of parks is released once it is over, once; a park that comes
+// after does not make another wave.
+func TestTrimAfterParksWave(t *testing.T) {
+	s, be := parkingProxy(t, 20*time.Millisecond, 10*time.Second)
+	defer be.stop()
+	var released atomic.Int32
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go s.trimAfterParks(ctx, trimPolicy{parks: 4, quiet: 50 * time.Millisecond, every: time.Hour,
+		release: func() { released.Add(1) }})
+
+	var cs []*rawConn
+	for i := range 6 {
+		c := dialRaw(t, s.Addr())
+		expectStatus(t, c.roundTrip("GET", fmt.Sprintf("GET /w%d HTTP/1.1\r\nHost: h\r\n\r\n", i)), 200)
+		cs = append(cs, c)
+	}
+	if !eventually(5*time.Second, func() bool { return released.Load() == 1 }) {
+		t.Fatalf("%d releases after %d parks, want 1", released.Load(), s.parks.Load())
+	}
+	if n := s.parked.Load(); n != 6 {
+		t.Errorf("%d parked at the release, want 6: it came before the wave was over", n)
+	}
+	// Within every, a second wave waits.
+	for i, c := range cs {
+		expectStatus(t, c.roundTrip("GET", fmt.Sprintf("GET /x%d HTTP/1.1\r\nHost: h\r\n\r\n", i)), 200)
+	}
+	if !eventually(5*time.Second, func() bool { return parkedNow(t, s, 6) }) {
+		t.Fatalf("%d parked, want 6", s.parked.Load())
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := released.Load(); n != 1 {
+		t.Errorf("%d releases, want 1: the second wave came within every", n)
+	}
+	for _, c := range cs {
+		c.Close()
+	}
+}
+
+// The wave rules, poll by poll: a release once a poll sees no new park
+// after enough, none while parks go on, none within every of the last.
+func TestTrimWavePolls(t *testing.T) {
+	p := trimPolicy{parks: 10, every: time.Minute}
+	var w waveState
+	var parks int64
+	t0 := time.Unix(1000, 0)
+	poll := func(at time.Duration, more int64, want bool) {
+		t.Helper()
+		parks += more
+		if got := w.poll(p, parks, t0.Add(at)); got != want {
+			t.Fatalf("poll at %v (%d parks so far): release %v, want %v", at, parks, got, want)
+		}
+	}
+	poll(1*time.Second, 5, false) // parking
+	poll(2*time.Second, 0, false) // quiet, but 5 parks are no wave
+	for i := range 20 {           // steady parks: the wave never ends
+		poll(time.Duration(3+i)*time.Second, 3, false)
+	}
+	poll(30*time.Second, 0, true)  // quiet after 65: released
+	poll(31*time.Second, 0, false) // nothing new
+	poll(32*time.Second, 40, false)
+	poll(33*time.Second, 0, false) // over, but within every of the last release
+	poll(89*time.Second, 0, false)
+	poll(90*time.Second, 0, true) // every has passed
 }

@@ -194,6 +194,9 @@ func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 	s.log.Info("listening", "addr", s.addr, "loops", s.cfg.Loops)
 	s.logLimits() // ops: the limits in effect (logs.go)
 	close(s.booted)
+	if s.cfg.ParkAfter < s.cfg.IdleTimeout {
+		go s.trimAfterParks(s.ctx, defaultTrim) // trim.go
+	}
 	if s.cfg.ConnsPerBackend > 0 && s.cfg.Listener == nil { // ops: in listener mode the accept loop kicks the loops (listener.go)
 		go s.knock()
 	}
