@@ -116,7 +116,10 @@
 //   - Enroll costs a goroutine of gnet's worker pool until the loop has
 //     registered the connection, and the pool keeps it 10 s after. The
 //     accept loop keeps at most maxPendingEnrols enrolments under way, so
-//     that a burst of connections leaves a bounded number behind.
+//     that a burst of connections leaves a bounded number behind; a loop
+//     puts at most maxReopens off-loop sockets back at once (sock.go), the
+//     rest waiting their turn, so that a crowd of parked clients waking
+//     together costs no goroutines by the thousand.
 //   - One listener cannot be stopped without stopping the engine: see
 //     Server.Shutdown for the drain. With Config.Listener (what cmd/pilb
 //     runs), PILB accepts on a socket of its own and hands connections to

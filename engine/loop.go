@@ -62,7 +62,8 @@ type loop struct {
 	tickTask gnet.RunnableFunc
 	tickBusy atomic.Bool // a tick is queued on the loop and has not run
 
-	parks parkSet // idle clients off gnet (park.go)
+	parks   parkSet    // idle clients off gnet (park.go)
+	reopens reopenLine // off-loop sockets going back on it (sock.go)
 
 	ops loopOps // ops: counters, access log ring, warn budget (ops.go)
 }

@@ -3,7 +3,10 @@ package engine
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -252,4 +255,96 @@ func TestTrimWavePolls(t *testing.T) {
 	poll(33*time.Second, 0, false) // over, but within every of the last release
 	poll(89*time.Second, 0, false)
 	poll(90*time.Second, 0, true) // every has passed
+}
+
+// serveEchoPath answers each request with its target as the body.
+func serveEchoPath(c *bconn) {
+	for {
+		m, err := c.readRequest()
+		if err != nil {
+			return
+		}
+		target := strings.Fields(m.line)[1]
+		if c.write(fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(target), target)) != nil {
+			return
+		}
+	}
+}
+
+// A crowd of parked clients that all send a request at once goes back
+// on the loop a few at a time (two here), the rest waiting their turn;
+// each gets its own answer, and nothing is left behind.
+func TestE2EParkedCrowdWakes(t *testing.T) {
+	fds0 := baselineFDs(t)
+	be := startScripted(t, serveEchoPath)
+	cfg := e2eConfig()
+	cfg.Loops = 1
+	cfg.Backends = setOf(t, be.Addr())
+	cfg.ParkAfter = 20 * time.Millisecond
+	cfg.IdleTimeout = 10 * time.Second
+	s := startProxy(t, cfg)
+
+	const n = 200
+	cs := make([]*rawConn, n)
+	for i := range cs {
+		cs[i] = dialRaw(t, s.Addr())
+		m := cs[i].roundTrip("GET", fmt.Sprintf("GET /a%d HTTP/1.1\r\nHost: h\r\n\r\n", i))
+		expectStatus(t, m, 200)
+	}
+	l := loopsOf(s)[0]
+	done := make(chan struct{})
+	_ = l.el.Execute(t.Context(), runnable(func() { l.reopens.max = 2; close(done) }))
+	<-done
+	if !eventually(5*time.Second, func() bool { return parkedNow(t, s, n) }) {
+		t.Fatalf("%d of %d parked", s.parked.Load(), n)
+	}
+	for round := range 2 {
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for i, c := range cs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				want := fmt.Sprintf("/b%d.%d", round, i)
+				if _, err := io.WriteString(c.Conn, "GET "+want+" HTTP/1.1\r\nHost: h\r\n\r\n"); err != nil {
+					errs <- err
+					return
+				}
+				m, err := readResponse(c.r, "GET")
+				switch {
+				case err != nil:
+					errs <- fmt.Errorf("client %d: %w", i, err)
+				case m.status() != 200 || string(m.body) != want:
+					errs <- fmt.Errorf("client %d: %q %q, want 200 %q", i, m.line, m.body, want)
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		if !eventually(5*time.Second, func() bool { return parkedNow(t, s, n) }) {
+			t.Fatalf("round %d: %d of %d parked again", round, s.parked.Load(), n)
+		}
+	}
+	waited := make(chan int64, 1)
+	_ = l.el.Execute(t.Context(), runnable(func() { waited <- l.reopens.waited }))
+	if w := <-waited; w == 0 {
+		t.Error("no reopen waited its turn: the crowd did not test the line")
+	} else {
+		t.Logf("%d reopens waited their turn", w)
+	}
+	for _, c := range cs {
+		c.Close()
+	}
+	if !eventually(5*time.Second, func() bool { return s.clients.Load() == 0 && parkedNow(t, s, 0) }) {
+		t.Fatalf("%d clients, %d parked left", s.clients.Load(), s.parked.Load())
+	}
+	checkLoopsQuiet(t, s)
+	shutdownClean(t, s)
+	be.stop()
+	if !eventually(5*time.Second, func() bool { return openFDs(t) <= fds0 }) {
+		t.Errorf("descriptors: %d open, %d before\n%s", openFDs(t), fds0, fdList(t))
+	}
 }

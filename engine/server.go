@@ -279,6 +279,7 @@ func (s *Server) closeDetached() {
 	defer s.loopsMu.Unlock()
 	for _, l := range s.loops {
 		l.closeParkSet()
+		l.closeWaitingReopens()
 		for _, cl := range l.clients {
 			if cl.sock.st == sockOff {
 				cl.parked = 0

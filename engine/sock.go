@@ -271,25 +271,102 @@ func (l *loop) detach(s *sock) bool {
 // reopen enrolls an off-loop socket on the loop again, with state as the
 // gnet context: OnOpen finds it there and sets s.c. The descriptor passes
 // to the enrolment; a failure comes back to the loop through failed.
+//
+// An enrolment holds a goroutine of PILB's and one of gnet's worker pool
+// until the loop has registered it. At most maxReopens run at once per
+// loop, and the rest wait their turn in order: thousands of parked
+// clients that all send a request at once would otherwise cost twice as
+// many goroutines, and a hundred MB of stacks, for a moment.
 func (l *loop) reopen(s *sock, state any, failed func()) {
 	fd := s.fd
 	s.fd = -1
 	s.setState(sockReopening)
 	s.opens++
-	gen := s.opens
+	j := reopenJob{s: s, state: state, failed: failed, fd: fd, gen: s.opens}
+	if r := &l.reopens; r.running >= r.limit() {
+		r.queue = append(r.queue, j)
+		r.waited++
+		return
+	}
+	l.startReopen(j)
+}
+
+// maxReopens bounds the enrolments of off-loop sockets under way per loop.
+const maxReopens = 64
+
+// reopenLine is a loop's reopens: those under way, and those waiting.
+type reopenLine struct {
+	running int
+	queue   []reopenJob // waiting, from head on
+	head    int
+	max     int   // maxReopens, or less in tests; 0 means maxReopens
+	waited  int64 // reopens that waited their turn, since start
+}
+
+func (r *reopenLine) limit() int {
+	if r.max > 0 {
+		return r.max
+	}
+	return maxReopens
+}
+
+// reopenJob is one reopen: the socket, its gnet context, its failure, the
+// descriptor to enroll and the socket's opens at the reopen.
+type reopenJob struct {
+	s      *sock
+	state  any
+	failed func()
+	fd     int
+	gen    uint16
+}
+
+func (l *loop) startReopen(j reopenJob) {
+	l.reopens.running++
 	go func() {
-		if err := l.reenroll(state, fd); err != nil {
-			l.exec(failed)
+		if err := l.reenroll(j.state, j.fd); err != nil {
+			l.exec(func() {
+				l.reopenEnded()
+				j.failed()
+			})
 			return
 		}
 		// Registered, but OnOpen may not have run (see enroll): then
 		// the socket is still reopening, from this reopen, when this runs.
 		l.exec(func() {
-			if s.st == sockReopening && s.opens == gen {
-				failed()
+			l.reopenEnded()
+			if j.s.st == sockReopening && j.s.opens == j.gen {
+				j.failed()
 			}
 		})
 	}()
+}
+
+// reopenEnded counts a reopen over and starts the next one waiting.
+func (l *loop) reopenEnded() {
+	r := &l.reopens
+	r.running--
+	for r.running < r.limit() && r.head < len(r.queue) {
+		j := r.queue[r.head]
+		r.queue[r.head] = reopenJob{}
+		r.head++
+		l.startReopen(j)
+	}
+	if r.head == len(r.queue) {
+		r.queue, r.head = r.queue[:0], 0
+	}
+}
+
+// closeWaitingReopens closes the descriptors of the reopens that never
+// started, once the engine has stopped.
+func (l *loop) closeWaitingReopens() {
+	r := &l.reopens
+	for _, j := range r.queue[r.head:] {
+		_ = unix.Close(j.fd)
+		if j.s.st == sockReopening && j.s.opens == j.gen {
+			j.s.st = sockClosed
+		}
+	}
+	r.queue, r.head = nil, 0
 }
 
 // reenroll wraps a detached descriptor in a net.Conn and enrolls it on the
