@@ -278,7 +278,7 @@ func (l *loop) logRequest(a *AccessLog, cl *clientConn, d time.Duration) {
 	if e == nil {
 		return
 	}
-	rec := &cl.ops.rec
+	rec := &cl.x().rec
 	e.start = monoTime(rec.start).UnixNano()
 	e.dur = int64(d)
 	e.status = int(rec.status)

@@ -199,6 +199,7 @@ func (l *loop) endClient(cl *clientConn, rst bool) {
 func (l *loop) forgetClient(cl *clientConn) {
 	l.unpark(cl)
 	l.endRequest(cl) // ops: a request the client left closes its record (record.go)
+	l.dropExchange(cl)
 	if cl.phase != cpClosed {
 		cl.setPhase(cpClosed)
 	}

@@ -106,14 +106,15 @@ type clientConn struct {
 	sock sock
 	tm   timer
 	ip   netip.Addr // client address, for X-Forwarded-For; set at accept
-	idx  int        // position in l.clients
 
-	stash   stash // input read before the socket went off the loop, not yet consumed
-	scanned int32 // httpparse resume offset of a partial head
-	parked  int32 // 1 + its slot in the loop's park set; 0 when not parked (park.go)
-	phase   clientPhase
-	minor   uint8 // the client's HTTP minor version
-	tries   uint8 // backends tried for this request
+	stash     stash // input read before the socket went off the loop, not yet consumed
+	idx       int32 // position in l.clients
+	scanned   int32 // httpparse resume offset of a partial head
+	parked    int32 // 1 + its slot in the loop's park set; 0 when not parked (park.go)
+	drainLeft int32 // closing: output still owed at the last drain check (at most maxHeld)
+	phase     clientPhase
+	minor     uint8 // the client's HTTP minor version
+	tries     uint8 // backends tried for this request
 
 	// busy is set while serveClient runs, so that work finished in a
 	// nested call (a response ending inside a request's dispatch) does not
@@ -130,21 +131,22 @@ type clientConn struct {
 	closeAfter  bool                       // the connection ends after this response
 	respStarted bool                       // some byte of the final response reached the client
 	bodyRefused bool                       // the backend answered before the body ended, and closes: the rest is dropped
+	ops         clientOps                  // ops: the client's operations flags (ops.go)
 	pool        *pool.Pool                 // routed at the head: every try of the request picks in it
 	be          *backendConn               //
 	out         *bytebufferpool.ByteBuffer // upstream request head (and body, when retained); nil outside an exchange
-	reqBody     msgBody                    // what is still to come of the request body
+	ex          *exchange                  // the request's body and record; nil while idle (exchange.go)
 
 	// phaseEnd: idle, when the keep-alive idle timeout ends (the timer
 	// fires before, at ParkAfter, to park the client); linger, the latest
 	// a lingering close may last.
 	phaseEnd int64
 
-	// Closing (closing, linger, aborting).
-	drainLeft  int   // output still owed at the last drain check
-	drainSince int64 // when the owed output last shrank; 0: not measured yet
+	// Closing (closing, linger, aborting): when the owed output last
+	// shrank (drainLeft); 0: not measured yet.
+	drainSince int64
 
-	ops clientOps // ops: the request's record for metrics and the access log (ops.go)
+	qw *waiter // ops: its place in its pool's queue (queue.go); nil until it first waits
 }
 
 // backendConn is one connection to a backend, owned by one loop.
@@ -153,7 +155,7 @@ type backendConn struct {
 	sock  sock
 	phase backendPhase
 	b     *pool.Backend
-	idx   int // position in l.backends; -1 when not listed
+	idx   int32 // position in l.backends; -1 when not listed
 	tm    timer
 
 	cl      *clientConn // the exchange it serves; nil when idle

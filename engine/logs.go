@@ -65,7 +65,7 @@ func (l *loop) warnGenerated(cl *clientConn, code int, err error, src errorSourc
 
 // warnCut logs a response cut short: the client sees it end with a reset.
 func (l *loop) warnCut(cl *clientConn, err error, src errorSource) {
-	l.warnExchange(cl, "response cut short", int(cl.ops.rec.status), err, src)
+	l.warnExchange(cl, "response cut short", int(cl.x().rec.status), err, src)
 }
 
 // warnExchange writes one rate-limited warn line about cl's exchange.
@@ -91,11 +91,11 @@ func (l *loop) requestAttrs(cl *clientConn, attrs []any) []any {
 		if cl.pool != nil {
 			attrs = append(attrs, "pool", cl.pool.Name())
 		}
-		if b := cl.ops.rec.b; b != nil {
-			attrs = append(attrs, "backend", b.ID)
+		if x := cl.ex; x != nil && x.rec.b != nil {
+			attrs = append(attrs, "backend", x.rec.b.ID)
 		}
-		if line := cl.ops.rec.line; line != nil && cl.ops.rec.open {
-			attrs = append(attrs, "request", string(line.B))
+		if x := cl.ex; x != nil && x.rec.line != nil && x.rec.open {
+			attrs = append(attrs, "request", string(x.rec.line.B))
 		}
 	}
 	return attrs

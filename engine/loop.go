@@ -62,8 +62,9 @@ type loop struct {
 	tickTask gnet.RunnableFunc
 	tickBusy atomic.Bool // a tick is queued on the loop and has not run
 
-	parks   parkSet    // idle clients off gnet (park.go)
-	reopens reopenLine // off-loop sockets going back on it (sock.go)
+	parks   parkSet     // idle clients off gnet (park.go)
+	spareEx []*exchange // exchanges to reuse (exchange.go)
+	reopens reopenLine  // off-loop sockets going back on it (sock.go)
 
 	ops loopOps // ops: counters, access log ring, warn budget (ops.go)
 }
@@ -316,26 +317,26 @@ func (l *loop) removeBackend(be *backendConn) bool {
 // it leaves the list in O(1).
 type listed interface {
 	comparable
-	index() *int
+	index() *int32
 }
 
-func (cl *clientConn) index() *int  { return &cl.idx }
-func (be *backendConn) index() *int { return &be.idx }
+func (cl *clientConn) index() *int32  { return &cl.idx }
+func (be *backendConn) index() *int32 { return &be.idx }
 
 func addListed[T listed](list []T, x T) []T {
-	*x.index() = len(list)
+	*x.index() = int32(len(list))
 	return append(list, x)
 }
 
 // removeListed swaps x out of list; ok is false when x is not in it.
 func removeListed[T listed](list []T, x T) (_ []T, ok bool) {
-	i := *x.index()
+	i := int(*x.index())
 	if i < 0 || i >= len(list) || list[i] != x {
 		return list, false
 	}
 	last := len(list) - 1
 	list[i] = list[last]
-	*list[i].index() = i
+	*list[i].index() = int32(i)
 	var zero T
 	list[last] = zero
 	*x.index() = -1

@@ -112,16 +112,13 @@ type loopOps struct {
 	ring  *logRing // this loop's access log ring; nil until its first record
 }
 
-// clientOps is a client connection's operations state.
-//
-// It is kept small: every idle client carries one. The queue's waiter is
-// allocated the first time the client's request waits in a queue.
+// clientOps is a client connection's operations flags: three bytes that
+// sit among clientConn's other flags (its queue waiter is clientConn.qw,
+// its request's record in its exchange).
 type clientOps struct {
-	rec     reqRecord
-	qw      *waiter // its place in its pool's queue (queue.go); nil until it first waits
-	proxied bool    // its PROXY protocol header has been read
-	trusted bool    // its address is in TrustedProxies
-	queued  bool    // its request waits in its pool's queue (queue.go)
+	proxied bool // its PROXY protocol header has been read
+	trusted bool // its address is in TrustedProxies
+	queued  bool // its request waits in its pool's queue (queue.go)
 }
 
 // reqRecord is the request of an exchange as the metrics and the access log

@@ -96,8 +96,8 @@ func benchRecord(b *testing.B, ops Operations) {
 	i := 0
 	for b.Loop() {
 		l.beginRequest(cl, &l.req, n)
-		cl.ops.rec.b = be
-		cl.ops.rec.status = 200
+		cl.x().rec.b = be
+		cl.x().rec.status = 200
 		l.countOut(cl, 180)
 		l.endRequest(cl)
 		if i++; a != nil && i%drainEvery == 0 {

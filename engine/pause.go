@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"math"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -307,7 +308,8 @@ func (l *loop) checkBackend(be *backendConn) (keep, moved bool) {
 // drainStalled reports whether a client owed n bytes has read none of
 // what it is owed for IdleTimeout: a client that stopped reading would
 // otherwise hold its connection, and a paused backend connection, for ever.
-func (l *loop) drainStalled(cl *clientConn, n int) bool {
+func (l *loop) drainStalled(cl *clientConn, owed int) bool {
+	n := int32(min(owed, math.MaxInt32)) // past 2 GiB, progress shows all the same
 	if n < cl.drainLeft || cl.drainSince == 0 {
 		cl.drainLeft, cl.drainSince = n, l.now
 		return false

@@ -164,7 +164,7 @@ func (l *loop) startExchange(cl *clientConn, buf []byte, n int) {
 	cl.idempot = idempotent(r.Method)
 	cl.keepAlive = r.KeepAlive && !l.srv.draining.Load()
 	cl.upgrade = r.Upgrade
-	cl.reqBody.reset(r.Body, r.ContentLength)
+	cl.x().reqBody.reset(r.Body, r.ContentLength)
 	cl.closeAfter = false
 	cl.respStarted = false
 	cl.bodyRefused = false
@@ -176,11 +176,11 @@ func (l *loop) startExchange(cl *clientConn, buf []byte, n int) {
 	cl.out.B = appendRequestHead(cl.out.B[:0], r, cl.ip, l.forwardedProto(cl, r)) // ops: kept from a trusted proxy (clientaddr.go)
 
 	consumed := n
-	cl.reqDone = cl.reqBody.empty()
+	cl.reqDone = cl.x().reqBody.empty()
 	if rest := buf[n:]; !cl.reqDone && len(rest) > 0 {
 		// The body bytes already here go up with the head, up to
 		// maxRetainedBody; the rest streams from serveClient.
-		k, done, err := cl.reqBody.take(rest[:min(len(rest), maxRetainedBody)])
+		k, done, err := cl.x().reqBody.take(rest[:min(len(rest), maxRetainedBody)])
 		if err != nil {
 			l.rejectRequest(cl, httpparse.Status(err), err, cl.isHEAD)
 			return
@@ -240,7 +240,7 @@ func (l *loop) dispatch(cl *clientConn, req []byte) {
 		be = l.dial(b)
 	}
 	bind(cl, be)
-	cl.ops.rec.b = b // ops: the backend the request is recorded against
+	cl.x().rec.b = b // ops: the backend the request is recorded against
 	be.pooled = pooled
 	l.armDeadlines(cl, be)
 	l.writeBackend(be, req)
@@ -265,7 +265,7 @@ func (l *loop) armDeadlines(cl *clientConn, be *backendConn) {
 // forwardRequestBody hands the body bytes at the head of buf to the
 // backend and consumes them.
 func (l *loop) forwardRequestBody(cl *clientConn, be *backendConn, buf []byte) {
-	k, done, err := cl.reqBody.take(buf)
+	k, done, err := cl.x().reqBody.take(buf)
 	if err != nil {
 		l.failExchange(cl, httpparse.Status(err), err, fromClient)
 		return
@@ -419,7 +419,7 @@ func (l *loop) forwardInterim(cl *clientConn, r *httpparse.Response) bool {
 // or the client is gone.
 func (l *loop) startResponse(be *backendConn, cl *clientConn, buf []byte, n int) bool {
 	r := &l.resp
-	cl.ops.rec.status = int32(r.Status) // ops: the status the client gets
+	cl.x().rec.status = int32(r.Status) // ops: the status the client gets
 	f := respFraming{upgrade: r.Status == 101}
 	f.dechunk = r.Body == httpparse.BodyChunked && cl.minor == 0
 	if f.dechunk && otherCodings(r) {
@@ -580,6 +580,7 @@ func (l *loop) finishResponse(be *backendConn) {
 // nextRequest makes an exchanged client idle and reads on.
 func (l *loop) nextRequest(cl *clientConn) {
 	l.endRequest(cl) // ops: the request's record closes (record.go)
+	l.dropExchange(cl)
 	cl.setPhase(cpIdle)
 	cl.phaseEnd = l.now + int64(l.cfg.IdleTimeout)
 	l.idleTimer(cl)

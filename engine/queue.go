@@ -82,9 +82,9 @@ func (s *Server) queue(name string) *poolQueue {
 // to dispatch (no backend available).
 func (l *loop) pickOrQueue(cl *clientConn) (b *pool.Backend, handled bool) {
 	var q *poolQueue
-	retry := cl.ops.qw != nil && cl.ops.qw.retry
+	retry := cl.qw != nil && cl.qw.retry
 	if retry {
-		cl.ops.qw.retry = false
+		cl.qw.retry = false
 	}
 	if l.cfg.QueueTimeout > 0 && cl.tries == 1 {
 		q = l.srv.queue(cl.pool.Name())
@@ -115,10 +115,10 @@ func (l *loop) pickOrQueue(cl *clientConn) (b *pool.Backend, handled bool) {
 // enqueue queues cl's request in q (at its head for a woken waiter that
 // found no slot), or answers 503 when q is full.
 func (l *loop) enqueue(q *poolQueue, cl *clientConn, front bool) {
-	if cl.ops.qw == nil {
-		cl.ops.qw = new(waiter)
+	if cl.qw == nil {
+		cl.qw = new(waiter)
 	}
-	w := cl.ops.qw
+	w := cl.qw
 	w.cl = cl
 	q.mu.Lock()
 	if !front && q.n >= l.cfg.MaxQueue {
@@ -191,7 +191,7 @@ func (l *loop) leaveQueue(cl *clientConn) {
 		return
 	}
 	cl.ops.queued = false
-	w := cl.ops.qw
+	w := cl.qw
 	q := w.q
 	q.mu.Lock()
 	if w.listed {
@@ -247,7 +247,7 @@ func (q *poolQueue) wakeOne() {
 // request of its pool would wait for a wake nothing sends), and
 // dispatching would leave the new wait listed.
 func (l *loop) wakeQueued(cl *clientConn, q *poolQueue) {
-	w := cl.ops.qw
+	w := cl.qw
 	// w.q is written on this loop only; w.listed under w.q's mutex, by
 	// whichever loop pops it.
 	stale := w.q != q

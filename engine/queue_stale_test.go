@@ -15,7 +15,7 @@ func TestQueueStaleWakeOfRequeuedClient(t *testing.T) {
 	cl := &clientConn{l: l}
 	q := new(poolQueue)
 	w := &waiter{q: q, cl: cl}
-	cl.ops.qw = w
+	cl.qw = w
 
 	link := func() { // enqueue's bookkeeping, at the tail
 		q.mu.Lock()
@@ -67,7 +67,7 @@ func TestQueueStaleWakeOfClientQueuedElsewhere(t *testing.T) {
 	cl := &clientConn{l: l}
 	qa, qb := new(poolQueue), new(poolQueue)
 	w := &waiter{cl: cl}
-	cl.ops.qw = w
+	cl.qw = w
 	link := func(q *poolQueue) {
 		q.mu.Lock()
 		q.link(w, false)

@@ -32,7 +32,7 @@ func (l *loop) beginRequest(cl *clientConn, r *httpparse.Request, n int) {
 	if !l.cfg.Metrics && l.cfg.AccessLog == nil {
 		return
 	}
-	rec := &cl.ops.rec
+	rec := &cl.x().rec
 	rec.open = true
 	rec.start = monoNow()
 	rec.status = 0
@@ -58,13 +58,13 @@ func (l *loop) beginRequest(cl *clientConn, r *httpparse.Request, n int) {
 
 // countIn counts n more bytes taken from cl (body, tunnel).
 func (l *loop) countIn(cl *clientConn, n int) {
-	cl.ops.rec.in += int64(n)
+	cl.x().rec.in += int64(n)
 	l.ops.stats.bytesIn += uint64(n)
 }
 
 // countOut counts n bytes written to cl.
 func (l *loop) countOut(cl *clientConn, n int) {
-	cl.ops.rec.out += int64(n)
+	cl.x().rec.out += int64(n)
 	l.ops.stats.bytesOut += uint64(n)
 }
 
@@ -72,10 +72,10 @@ func (l *loop) countOut(cl *clientConn, n int) {
 // access log.
 func (l *loop) endRequest(cl *clientConn) {
 	l.leaveQueue(cl)
-	rec := &cl.ops.rec
-	if !rec.open {
+	if cl.ex == nil || !cl.ex.rec.open {
 		return
 	}
+	rec := &cl.ex.rec
 	rec.open = false
 	l.ops.stats.inFlight--
 	d := time.Duration(monoNow() - rec.start)
@@ -110,7 +110,7 @@ func (l *loop) exchangeFailed(cl *clientConn, code int, err error, src errorSour
 		l.warnCut(cl, err, src)
 		return
 	}
-	cl.ops.rec.status = int32(code)
+	cl.x().rec.status = int32(code)
 	l.warnGenerated(cl, code, err, src)
 	if src == fromClient && l.cfg.Metrics {
 		l.ops.stats.rejects[reasonOf(code, err)]++
