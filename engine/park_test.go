@@ -54,6 +54,22 @@ func parkingProxy(t testing.TB, parkAfter, idle time.Duration) (*Server, *script
 	return startProxy(t, cfg), be
 }
 
+// parkedAllGone checks that once its clients have closed, s has no client
+// left, parked or not, and its loops are quiet; then it stops s and be, and
+// checks the descriptors are back to fds0.
+func parkedAllGone(t *testing.T, s *Server, be *scripted, fds0 int) {
+	t.Helper()
+	if !eventually(5*time.Second, func() bool { return s.clients.Load() == 0 && parkedNow(t, s, 0) }) {
+		t.Fatalf("%d clients, %d parked left", s.clients.Load(), s.parked.Load())
+	}
+	checkLoopsQuiet(t, s)
+	shutdownClean(t, s)
+	be.stop()
+	if !eventually(5*time.Second, func() bool { return openFDs(t) <= fds0 }) {
+		t.Errorf("descriptors: %d open, %d before\n%s", openFDs(t), fds0, fdList(t))
+	}
+}
+
 func TestE2EParkedClientComesBack(t *testing.T) {
 	fds0 := baselineFDs(t)
 	s, be := parkingProxy(t, 20*time.Millisecond, 10*time.Second)
@@ -86,15 +102,7 @@ func TestE2EParkedClientComesBack(t *testing.T) {
 	expectStatus(t, c.resp("GET"), 200)
 	expectStatus(t, c.resp("GET"), 200)
 	c.Close()
-	if !eventually(5*time.Second, func() bool { return s.clients.Load() == 0 && parkedNow(t, s, 0) }) {
-		t.Fatalf("%d clients, %d parked left", s.clients.Load(), s.parked.Load())
-	}
-	checkLoopsQuiet(t, s)
-	shutdownClean(t, s)
-	be.stop()
-	if !eventually(5*time.Second, func() bool { return openFDs(t) <= fds0 }) {
-		t.Errorf("descriptors: %d open, %d before\n%s", openFDs(t), fds0, fdList(t))
-	}
+	parkedAllGone(t, s, be, fds0)
 }
 
 // TestE2EParkedClientEnds: a parked client that closes, resets, half-closes
@@ -338,13 +346,5 @@ func TestE2EParkedCrowdWakes(t *testing.T) {
 	for _, c := range cs {
 		c.Close()
 	}
-	if !eventually(5*time.Second, func() bool { return s.clients.Load() == 0 && parkedNow(t, s, 0) }) {
-		t.Fatalf("%d clients, %d parked left", s.clients.Load(), s.parked.Load())
-	}
-	checkLoopsQuiet(t, s)
-	shutdownClean(t, s)
-	be.stop()
-	if !eventually(5*time.Second, func() bool { return openFDs(t) <= fds0 }) {
-		t.Errorf("descriptors: %d open, %d before\n%s", openFDs(t), fds0, fdList(t))
-	}
+	parkedAllGone(t, s, be, fds0)
 }
