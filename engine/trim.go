@@ -44,8 +44,12 @@ func (s *Server) trimAfterParks(ctx context.Context, p trimPolicy) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			if w.poll(p, s.parks.Load(), now) {
+			n := s.parks.Load()
+			wave := n - w.released
+			if w.poll(p, n, now) {
 				p.release()
+				s.log.Debug("memory of a wave of parked clients given back to the system",
+					"parks", wave, "took", time.Since(now))
 			}
 		}
 	}
