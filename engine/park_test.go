@@ -2,9 +2,11 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -347,4 +349,61 @@ func TestE2EParkedCrowdWakes(t *testing.T) {
 		c.Close()
 	}
 	parkedAllGone(t, s, be, fds0)
+}
+
+// Reopens still waiting their turn when the engine stops have their
+// descriptors closed: none leaks.
+func TestE2EReopenLineAtShutdown(t *testing.T) {
+	fds0 := baselineFDs(t)
+	be := startScripted(t, serveEchoPath)
+	cfg := e2eConfig()
+	cfg.Loops = 1
+	cfg.Backends = setOf(t, be.Addr())
+	cfg.ParkAfter = 20 * time.Millisecond
+	cfg.IdleTimeout = 10 * time.Second
+	s := startProxy(t, cfg)
+
+	const n = 50
+	cs := make([]*rawConn, n)
+	for i := range cs {
+		cs[i] = dialRaw(t, s.Addr())
+		expectStatus(t, cs[i].roundTrip("GET", fmt.Sprintf("GET /a%d HTTP/1.1\r\nHost: h\r\n\r\n", i)), 200)
+	}
+	if !eventually(5*time.Second, func() bool { return parkedNow(t, s, n) }) {
+		t.Fatalf("%d of %d parked", s.parked.Load(), n)
+	}
+	// The line is full from now on: every reopen waits.
+	l := loopsOf(s)[0]
+	done := make(chan struct{})
+	_ = l.el.Execute(t.Context(), runnable(func() { l.reopens.running += maxReopens; close(done) }))
+	<-done
+	for _, c := range cs {
+		c.send("GET /b HTTP/1.1\r\nHost: h\r\n\r\n")
+	}
+	if !eventually(5*time.Second, func() bool { return s.parked.Load() == 0 }) {
+		t.Fatalf("%d still parked", s.parked.Load())
+	}
+	waiting := make(chan int, 1)
+	_ = l.el.Execute(t.Context(), runnable(func() { waiting <- len(l.reopens.queue) - l.reopens.head }))
+	if w := <-waiting; w != n {
+		t.Fatalf("%d reopens waiting, want %d", w, n)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel() // no drain: the engine stops with the reopens waiting
+	_ = s.Shutdown(ctx)
+	end := time.Now().Add(5 * time.Second)
+	for i, c := range cs {
+		// Each client sees its connection end, with no answer.
+		_ = c.SetReadDeadline(end)
+		if m, err := readResponse(c.r, "GET"); err == nil {
+			t.Errorf("client %d: answered %q by a stopped engine", i, m.line)
+		} else if errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("client %d: its connection was left open", i)
+		}
+		c.Close()
+	}
+	be.stop()
+	if !eventually(5*time.Second, func() bool { return openFDs(t) <= fds0 }) {
+		t.Errorf("descriptors: %d open, %d before\n%s", openFDs(t), fds0, fdList(t))
+	}
 }
