@@ -233,7 +233,7 @@ func newFlagSet(o *options, port *int, flagErr *error) *flag.FlagSet {
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", engine.DefaultIdleTimeout, "`time` a client may stay silent between requests or inside a body, or leave a response unread")
 	fs.DurationVar(&o.backendIdleTimeout, "backend-idle-timeout", engine.DefaultBackendIdleTimeout, "`time` an idle pooled backend connection is kept (keep it below the backends' keep-alive timeout)")
 	fs.DurationVar(&o.tunnelTimeout, "tunnel-timeout", engine.DefaultTunnelTimeout, "`time` an upgraded connection (WebSocket) may carry nothing either way")
-	fs.DurationVar(&o.parkAfter, "park-after", engine.DefaultParkAfter, "`time` a keep-alive client sits idle before it is parked off the event loop, which frees about half its memory (at or above -idle-timeout: never)")
+	fs.DurationVar(&o.parkAfter, "park-after", engine.DefaultParkAfter, "`time` a keep-alive client sits idle before it is parked off the event loop, which frees gnet's state for it, about two thirds of its memory (at or above -idle-timeout: never)")
 	fs.DurationVar(&o.drainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM/SIGINT, the longest `time` to let requests in flight finish")
 	fs.DurationVar(&o.healthInterval, "health-interval", pool.DefaultInterval, "active health check `interval`; 0 disables the checks")
 	fs.DurationVar(&o.healthTimeout, "health-timeout", time.Second, "`time` one health probe may take before it counts as failed")
