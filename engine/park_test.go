@@ -281,11 +281,21 @@ func serveEchoPath(c *bconn) {
 	}
 }
 
-// A crowd of parked clients that all send a request at once goes back
-// on the loop a few at a time (two here), the rest waiting their turn;
-// each gets its own answer, and nothing is left behind.
-func TestE2EParkedCrowdWakes(t *testing.T) {
-	fds0 := baselineFDs(t)
+// onLoop runs f on l and waits for it.
+func onLoop(t *testing.T, l *loop, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	if err := l.el.Execute(t.Context(), runnable(func() { f(); close(done) })); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+}
+
+// parkedCrowd starts a one-loop proxy in front of a backend that echoes
+// each request's target, opens n clients that make one request each, and
+// waits until all of them are parked.
+func parkedCrowd(t *testing.T, n int) (*Server, *scripted, []*rawConn) {
+	t.Helper()
 	be := startScripted(t, serveEchoPath)
 	cfg := e2eConfig()
 	cfg.Loops = 1
@@ -293,21 +303,26 @@ func TestE2EParkedCrowdWakes(t *testing.T) {
 	cfg.ParkAfter = 20 * time.Millisecond
 	cfg.IdleTimeout = 10 * time.Second
 	s := startProxy(t, cfg)
-
-	const n = 200
 	cs := make([]*rawConn, n)
 	for i := range cs {
 		cs[i] = dialRaw(t, s.Addr())
-		m := cs[i].roundTrip("GET", fmt.Sprintf("GET /a%d HTTP/1.1\r\nHost: h\r\n\r\n", i))
-		expectStatus(t, m, 200)
+		expectStatus(t, cs[i].roundTrip("GET", fmt.Sprintf("GET /a%d HTTP/1.1\r\nHost: h\r\n\r\n", i)), 200)
 	}
-	l := loopsOf(s)[0]
-	done := make(chan struct{})
-	_ = l.el.Execute(t.Context(), runnable(func() { l.reopens.max = 2; close(done) }))
-	<-done
 	if !eventually(5*time.Second, func() bool { return parkedNow(t, s, n) }) {
 		t.Fatalf("%d of %d parked", s.parked.Load(), n)
 	}
+	return s, be, cs
+}
+
+// A crowd of parked clients that all send a request at once goes back
+// on the loop a few at a time (two here), the rest waiting their turn;
+// each gets its own answer, and nothing is left behind.
+func TestE2EParkedCrowdWakes(t *testing.T) {
+	fds0 := baselineFDs(t)
+	const n = 200
+	s, be, cs := parkedCrowd(t, n)
+	l := loopsOf(s)[0]
+	onLoop(t, l, func() { l.reopens.max = 2 })
 	for round := range 2 {
 		var wg sync.WaitGroup
 		errs := make(chan error, n)
@@ -338,9 +353,9 @@ func TestE2EParkedCrowdWakes(t *testing.T) {
 			t.Fatalf("round %d: %d of %d parked again", round, s.parked.Load(), n)
 		}
 	}
-	waited := make(chan int64, 1)
-	_ = l.el.Execute(t.Context(), runnable(func() { waited <- l.reopens.waited }))
-	if w := <-waited; w == 0 {
+	var waited int64
+	onLoop(t, l, func() { waited = l.reopens.waited })
+	if w := waited; w == 0 {
 		t.Error("no reopen waited its turn: the crowd did not test the line")
 	} else {
 		t.Logf("%d reopens waited their turn", w)
@@ -355,37 +370,20 @@ func TestE2EParkedCrowdWakes(t *testing.T) {
 // descriptors closed: none leaks.
 func TestE2EReopenLineAtShutdown(t *testing.T) {
 	fds0 := baselineFDs(t)
-	be := startScripted(t, serveEchoPath)
-	cfg := e2eConfig()
-	cfg.Loops = 1
-	cfg.Backends = setOf(t, be.Addr())
-	cfg.ParkAfter = 20 * time.Millisecond
-	cfg.IdleTimeout = 10 * time.Second
-	s := startProxy(t, cfg)
-
 	const n = 50
-	cs := make([]*rawConn, n)
-	for i := range cs {
-		cs[i] = dialRaw(t, s.Addr())
-		expectStatus(t, cs[i].roundTrip("GET", fmt.Sprintf("GET /a%d HTTP/1.1\r\nHost: h\r\n\r\n", i)), 200)
-	}
-	if !eventually(5*time.Second, func() bool { return parkedNow(t, s, n) }) {
-		t.Fatalf("%d of %d parked", s.parked.Load(), n)
-	}
+	s, be, cs := parkedCrowd(t, n)
 	// The line is full from now on: every reopen waits.
 	l := loopsOf(s)[0]
-	done := make(chan struct{})
-	_ = l.el.Execute(t.Context(), runnable(func() { l.reopens.running += maxReopens; close(done) }))
-	<-done
+	onLoop(t, l, func() { l.reopens.running += maxReopens })
 	for _, c := range cs {
 		c.send("GET /b HTTP/1.1\r\nHost: h\r\n\r\n")
 	}
 	if !eventually(5*time.Second, func() bool { return s.parked.Load() == 0 }) {
 		t.Fatalf("%d still parked", s.parked.Load())
 	}
-	waiting := make(chan int, 1)
-	_ = l.el.Execute(t.Context(), runnable(func() { waiting <- len(l.reopens.queue) - l.reopens.head }))
-	if w := <-waiting; w != n {
+	var waiting int
+	onLoop(t, l, func() { waiting = len(l.reopens.queue) - l.reopens.head })
+	if w := waiting; w != n {
 		t.Fatalf("%d reopens waiting, want %d", w, n)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
