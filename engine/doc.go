@@ -135,7 +135,8 @@
 // sending, so that no pause can take, is reset. An idle keep-alive client
 // is parked off gnet after Config.ParkAfter, leaving PILB's own state for
 // it (clientConn) and a slot in its loop's park set; once a wave of parks
-// is over, the memory it freed goes back to the system (trim.go).
+// or closes is over, the memory it freed goes back to the system
+// (trim.go).
 //
 // # Closing
 //

@@ -300,6 +300,7 @@ func (l *loop) removeClient(cl *clientConn) {
 	var ok bool
 	if l.clients, ok = removeListed(l.clients, cl); ok {
 		l.srv.clients.Add(-1)
+		l.srv.closes.Add(1)
 	}
 }
 
@@ -309,7 +310,9 @@ func (l *loop) addBackend(be *backendConn) { l.backends = addListed(l.backends, 
 
 func (l *loop) removeBackend(be *backendConn) bool {
 	var ok bool
-	l.backends, ok = removeListed(l.backends, be)
+	if l.backends, ok = removeListed(l.backends, be); ok {
+		l.srv.closes.Add(1)
+	}
 	return ok
 }
 

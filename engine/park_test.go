@@ -209,7 +209,7 @@ func TestTrimAfterParksWave(t *testing.T) {
 	var released atomic.Int32
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	go s.trimAfterParks(ctx, trimPolicy{parks: 4, quiet: 50 * time.Millisecond, every: time.Hour,
+	go s.trimAfterWaves(ctx, trimPolicy{freed: 4, quiet: 50 * time.Millisecond, every: time.Hour,
 		release: func() { released.Add(1) }})
 
 	var cs []*rawConn
@@ -240,10 +240,38 @@ func TestTrimAfterParksWave(t *testing.T) {
 	}
 }
 
+// Clients that close together are a wave too, parking or not.
+func TestTrimAfterCloseWave(t *testing.T) {
+	s, be := parkingProxy(t, time.Hour, 10*time.Second) // parking off
+	defer be.stop()
+	var released atomic.Int32
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go s.trimAfterWaves(ctx, trimPolicy{freed: 4, quiet: 50 * time.Millisecond, every: time.Hour,
+		release: func() { released.Add(1) }})
+
+	var cs []*rawConn
+	for i := range 6 {
+		c := dialRaw(t, s.Addr())
+		expectStatus(t, c.roundTrip("GET", fmt.Sprintf("GET /c%d HTTP/1.1\r\nHost: h\r\n\r\n", i)), 200)
+		cs = append(cs, c)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := released.Load(); n != 0 {
+		t.Fatalf("%d releases with every client open and none parked, want 0", n)
+	}
+	for _, c := range cs {
+		c.Close()
+	}
+	if !eventually(5*time.Second, func() bool { return released.Load() == 1 }) {
+		t.Fatalf("%d releases after %d closes, want 1", released.Load(), s.closes.Load())
+	}
+}
+
 // The wave rules, poll by poll: a release once a poll sees no new park
 // after enough, none while parks go on, none within every of the last.
 func TestTrimWavePolls(t *testing.T) {
-	p := trimPolicy{parks: 10, every: time.Minute}
+	p := trimPolicy{freed: 10, every: time.Minute}
 	var w waveState
 	var parks int64
 	t0 := time.Unix(1000, 0)

@@ -54,6 +54,7 @@ type Server struct {
 	pauses   atomic.Int64 // sockets taken off a loop by flow control (pause.go)
 	parked   atomic.Int64 // idle clients in the loops' park sets now (park.go)
 	parks    atomic.Int64 // idle clients parked since start (park.go)
+	closes   atomic.Int64 // client and backend connections closed since start (for trim.go)
 	panicLog panicLog
 
 	ops serverOps // ops: metrics and the rest of operations (ops.go)
@@ -194,9 +195,7 @@ func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 	s.log.Info("listening", "addr", s.addr, "loops", s.cfg.Loops)
 	s.logLimits() // ops: the limits in effect (logs.go)
 	close(s.booted)
-	if s.cfg.ParkAfter < s.cfg.IdleTimeout {
-		go s.trimAfterParks(s.ctx, defaultTrim) // trim.go
-	}
+	go s.trimAfterWaves(s.ctx, defaultTrim)                 // trim.go
 	if s.cfg.ConnsPerBackend > 0 && s.cfg.Listener == nil { // ops: in listener mode the accept loop kicks the loops (listener.go)
 		go s.knock()
 	}
