@@ -6,16 +6,16 @@ import (
 	"time"
 )
 
-// Giving back the memory of a wave of clients that let go of theirs.
+// Giving back the memory of a wave of connections that let go of theirs.
 //
 // A parked client lets go of gnet's state for it (park.go), about
-// 0.5 KiB, and a closed one of all it held; but to the Go heap, not to the
-// system: the runtime returns free heap pages only after a collection,
+// 0.5 KiB, and a closed connection (client or backend) of all it held;
+// but to the Go heap, not to the system: the runtime returns free heap pages only after a collection,
 // and a proxy whose clients have gone quiet or gone allocates nothing, so
 // none comes (the runtime forces one every two minutes). After a burst,
 // thousands of clients that go idle or leave together would leave the
 // burst's memory with the process that long. So once such a wave is over
-// (trimPolicy.freed clients parked or closed since the last release, and
+// (trimPolicy.freed connections parked or closed since the last release, and
 // none for a poll period), a goroutine off the loops calls
 // debug.FreeOSMemory: a collection, then every free page back to the
 // system. It costs a few milliseconds of CPU for a heap of tens of MB, at
@@ -25,17 +25,17 @@ import (
 
 // trimPolicy says when a wave is released.
 type trimPolicy struct {
-	freed   int64         // clients parked or closed since the last release that make a wave worth releasing
+	freed   int64         // connections parked or closed since the last release that make a wave worth releasing
 	quiet   time.Duration // the poll period: a wave is over once a period passes without a park or close
 	every   time.Duration // the least time between two releases
 	release func()        // what gives the memory back
 }
 
-// defaultTrim releases the memory of 1,024 parked or closed clients
-// (0.5 MB or more) or more.
+// defaultTrim releases a wave of 1,024 parked or closed connections or
+// more: 0.5 MB at the least.
 var defaultTrim = trimPolicy{freed: 1024, quiet: 250 * time.Millisecond, every: 10 * time.Second, release: debug.FreeOSMemory}
 
-// letGo counts the clients parked or closed since start.
+// letGo counts the clients parked and the connections closed since start.
 func (s *Server) letGo() int64 { return s.parks.Load() + s.closes.Load() }
 
 // trimAfterWaves runs p until ctx ends.
@@ -52,8 +52,8 @@ func (s *Server) trimAfterWaves(ctx context.Context, p trimPolicy) {
 			wave := n - w.released
 			if w.poll(p, n, now) {
 				p.release()
-				s.log.Debug("memory of a wave of parked or closed clients given back to the system",
-					"clients", wave, "took", time.Since(now))
+				s.log.Debug("memory of a wave of parked or closed connections given back to the system",
+					"connections", wave, "took", time.Since(now))
 			}
 		}
 	}
@@ -61,12 +61,12 @@ func (s *Server) trimAfterWaves(ctx context.Context, p trimPolicy) {
 
 // waveState follows the waves from poll to poll.
 type waveState struct {
-	released int64     // clients counted at the last release
-	seen     int64     // clients counted at the last poll
+	released int64     // connections counted at the last release
+	seen     int64     // connections counted at the last poll
 	last     time.Time // the last release; zero: none yet
 }
 
-// poll takes the clients parked or closed as counted at now, and reports
+// poll takes the connections parked or closed as counted at now, and reports
 // whether a wave has just ended that is to be released.
 func (w *waveState) poll(p trimPolicy, n int64, now time.Time) bool {
 	if n != w.seen {
