@@ -86,6 +86,7 @@ func newLoop(s *Server, el gnet.EventLoop) *loop {
 		dialing: make(map[*pool.Backend]int),
 		waiting: make(map[*pool.Backend][]*backendConn),
 		wake:    make(chan struct{}, 1),
+		reopens: reopenLine{max: maxReopens},
 	}
 	l.wheel.init(l.now)
 	lim := httpparse.Limits{MaxHeadBytes: s.cfg.MaxHeaderBytes}

@@ -201,23 +201,36 @@ func TestE2EParkSetFails(t *testing.T) {
 	checkLoopsQuiet(t, s)
 }
 
+// openClients opens n clients to s that make one request each.
+func openClients(t *testing.T, s *Server, n int) []*rawConn {
+	t.Helper()
+	cs := make([]*rawConn, n)
+	for i := range cs {
+		cs[i] = dialRaw(t, s.Addr())
+		expectStatus(t, cs[i].roundTrip("GET", fmt.Sprintf("GET /a%d HTTP/1.1\r\nHost: h\r\n\r\n", i)), 200)
+	}
+	return cs
+}
+
+// countReleases runs s's trimmer until t ends, with waves of 4 and 50 ms
+// polls, and counts its releases instead of making them.
+func countReleases(t *testing.T, s *Server) *atomic.Int32 {
+	var released atomic.Int32
+	ctx, cancel := context.WithCancel(t.Context())
+	t.Cleanup(cancel)
+	go s.trimAfterWaves(ctx, trimPolicy{freed: 4, quiet: 50 * time.Millisecond, every: time.Hour,
+		release: func() { released.Add(1) }})
+	return &released
+}
+
 // A wave of parks is released once it is over, once; a park that comes
 // after does not make another wave.
 func TestTrimAfterParksWave(t *testing.T) {
 	s, be := parkingProxy(t, 20*time.Millisecond, 10*time.Second)
 	defer be.stop()
-	var released atomic.Int32
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	go s.trimAfterWaves(ctx, trimPolicy{freed: 4, quiet: 50 * time.Millisecond, every: time.Hour,
-		release: func() { released.Add(1) }})
+	released := countReleases(t, s)
 
-	var cs []*rawConn
-	for i := range 6 {
-		c := dialRaw(t, s.Addr())
-		expectStatus(t, c.roundTrip("GET", fmt.Sprintf("GET /w%d HTTP/1.1\r\nHost: h\r\n\r\n", i)), 200)
-		cs = append(cs, c)
-	}
+	cs := openClients(t, s, 6)
 	if !eventually(5*time.Second, func() bool { return released.Load() == 1 }) {
 		t.Fatalf("%d releases after %d parks, want 1", released.Load(), s.parks.Load())
 	}
@@ -244,18 +257,9 @@ func TestTrimAfterParksWave(t *testing.T) {
 func TestTrimAfterCloseWave(t *testing.T) {
 	s, be := parkingProxy(t, time.Hour, 10*time.Second) // parking off
 	defer be.stop()
-	var released atomic.Int32
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	go s.trimAfterWaves(ctx, trimPolicy{freed: 4, quiet: 50 * time.Millisecond, every: time.Hour,
-		release: func() { released.Add(1) }})
+	released := countReleases(t, s)
 
-	var cs []*rawConn
-	for i := range 6 {
-		c := dialRaw(t, s.Addr())
-		expectStatus(t, c.roundTrip("GET", fmt.Sprintf("GET /c%d HTTP/1.1\r\nHost: h\r\n\r\n", i)), 200)
-		cs = append(cs, c)
-	}
+	cs := openClients(t, s, 6)
 	time.Sleep(200 * time.Millisecond)
 	if n := released.Load(); n != 0 {
 		t.Fatalf("%d releases with every client open and none parked, want 0", n)
@@ -331,11 +335,7 @@ func parkedCrowd(t *testing.T, n int) (*Server, *scripted, []*rawConn) {
 	cfg.ParkAfter = 20 * time.Millisecond
 	cfg.IdleTimeout = 10 * time.Second
 	s := startProxy(t, cfg)
-	cs := make([]*rawConn, n)
-	for i := range cs {
-		cs[i] = dialRaw(t, s.Addr())
-		expectStatus(t, cs[i].roundTrip("GET", fmt.Sprintf("GET /a%d HTTP/1.1\r\nHost: h\r\n\r\n", i)), 200)
-	}
+	cs := openClients(t, s, n)
 	if !eventually(5*time.Second, func() bool { return parkedNow(t, s, n) }) {
 		t.Fatalf("%d of %d parked", s.parked.Load(), n)
 	}

@@ -164,7 +164,8 @@ func (l *loop) startExchange(cl *clientConn, buf []byte, n int) {
 	cl.idempot = idempotent(r.Method)
 	cl.keepAlive = r.KeepAlive && !l.srv.draining.Load()
 	cl.upgrade = r.Upgrade
-	cl.x().reqBody.reset(r.Body, r.ContentLength)
+	body := &cl.x().reqBody
+	body.reset(r.Body, r.ContentLength)
 	cl.closeAfter = false
 	cl.respStarted = false
 	cl.bodyRefused = false
@@ -176,11 +177,11 @@ func (l *loop) startExchange(cl *clientConn, buf []byte, n int) {
 	cl.out.B = appendRequestHead(cl.out.B[:0], r, cl.ip, l.forwardedProto(cl, r)) // ops: kept from a trusted proxy (clientaddr.go)
 
 	consumed := n
-	cl.reqDone = cl.x().reqBody.empty()
+	cl.reqDone = body.empty()
 	if rest := buf[n:]; !cl.reqDone && len(rest) > 0 {
 		// The body bytes already here go up with the head, up to
 		// maxRetainedBody; the rest streams from serveClient.
-		k, done, err := cl.x().reqBody.take(rest[:min(len(rest), maxRetainedBody)])
+		k, done, err := body.take(rest[:min(len(rest), maxRetainedBody)])
 		if err != nil {
 			l.rejectRequest(cl, httpparse.Status(err), err, cl.isHEAD)
 			return

@@ -283,7 +283,7 @@ func (l *loop) reopen(s *sock, state any, failed func()) {
 	s.setState(sockReopening)
 	s.opens++
 	j := reopenJob{s: s, state: state, failed: failed, fd: fd, gen: s.opens}
-	if r := &l.reopens; r.running >= r.limit() {
+	if r := &l.reopens; r.running >= r.max {
 		r.queue = append(r.queue, j)
 		r.waited++
 		return
@@ -299,15 +299,8 @@ type reopenLine struct {
 	running int
 	queue   []reopenJob // waiting, from head on
 	head    int
-	max     int   // maxReopens, or less in tests; 0 means maxReopens
+	max     int   // maxReopens (less in tests)
 	waited  int64 // reopens that waited their turn, since start
-}
-
-func (r *reopenLine) limit() int {
-	if r.max > 0 {
-		return r.max
-	}
-	return maxReopens
 }
 
 // reopenJob is one reopen: the socket, its gnet context, its failure, the
@@ -345,7 +338,7 @@ func (l *loop) startReopen(j reopenJob) {
 func (l *loop) reopenEnded() {
 	r := &l.reopens
 	r.running--
-	for r.running < r.limit() && r.head < len(r.queue) {
+	for r.running < r.max && r.head < len(r.queue) {
 		j := r.queue[r.head]
 		r.queue[r.head] = reopenJob{}
 		r.head++
