@@ -111,12 +111,17 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 // The warm-up before a slow transfer's baseline (Env.transferRound): one
-// transfer of the same kind at full speed and a short one at the measured
-// rate, so that every path the measured transfer takes (flow control,
-// queued output) has run once.
+// transfer of the same kind at full speed and one at the measured rate,
+// so that every path the measured transfer takes (flow control, queued
+// output) has run once. The slow one must outlast the kernel's socket
+// buffers: on loopback they grow to several MB on each side and take the
+// first seconds of a slow transfer, so that a proxy's own buffers only
+// fill after them (pilb paused its backend 0 times in a 2 MiB download
+// at 2 MiB/s, 3 times in 16 MiB). A warm-up of 1 s left that first fill,
+// a one-time cost, inside the measured growth.
 const (
 	warmFastSize = 4 << 20
-	warmSlowTime = time.Second
+	warmSlowTime = 8 * time.Second
 	// transferWarm is about what the warm-up and its settle take.
 	transferWarm = warmSlowTime + 2*settle
 )

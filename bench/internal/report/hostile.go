@@ -132,7 +132,7 @@ var hostileScenarios = []hostileScenario{
 		what: func(f map[string]string) string {
 			return fmt.Sprintf("download: the client reads a %s body at %s/s; upload: a %s body to a backend that reads %s/s; "+
 				"every proxy at once, each transfer through its own instance; growth = peak RSS during the transfer − RSS before it, "+
-				"after a warm-up (one transfer of the kind at full speed, one of 1 s at the rate); cold = the same − RSS of the fresh instance, before the warm-up",
+				"after a warm-up (one transfer of the kind at full speed, one of 8 s at the rate, past the kernel's loopback buffers); cold = the same − RSS of the fresh instance, before the warm-up",
 				f["transfer-size"], f["transfer-rate"], f["transfer-size"], f["transfer-rate"])
 		},
 		target:   "RSS growth ≤ 1 MB (issue 7: pilb 3.8 MB, HAProxy 0.1 MB)",
