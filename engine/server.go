@@ -20,11 +20,20 @@ import (
 )
 
 // readBufferCap is the most gnet reads from one socket per readiness
-// event, into one buffer per loop. 256 KiB rather than gnet's 64 KiB: a
-// large response then crosses the proxy in a quarter of the reads and
-// writes; with 1024 clients downloading 1 MiB each it halved the CPU per
-// request (947 to 483 µs), and it costs one buffer per loop.
-const readBufferCap = 256 << 10
+// event, into one buffer per loop: the most one connection's turn on the
+// loop moves at once. 1024 clients downloading 1 MiB each (pilb-bench
+// hostile downloads1024, bench/reports/2026-11-30-readcap):
+//   - gnet's 64 KiB cost about twice the CPU per request of 256 KiB (947
+//     against 483 µs), and saturated the loop's core;
+//   - 256 KiB: p50 173 ms but p90 762 ms (2,237 responses a second). The
+//     skew is in how wrk meets long writes (it reads a readable socket
+//     until it is empty): a client that timed every response on its own
+//     connection saw pilb fair there (p50 357, p90 395 ms);
+//   - 128 KiB: p90 407 ms (nginx 615) at 2,597 a second, for 22% more CPU
+//     per request than 256 KiB (270 against 220 µs; nginx 341).
+//
+// It also bounds what a slow peer holds: HighWater plus one read.
+const readBufferCap = 128 << 10
 
 // Server is the proxy: a gnet engine whose loops each own their client
 // connections and a pool of keep-alive backend connections.

@@ -168,7 +168,7 @@ func (s *sock) write(p []byte, segs *[][]byte) error {
 }
 
 // writeSegment is the largest piece of one write PILB hands gnet. A read
-// is up to readBufferCap (256 KiB); what a slow peer's socket does not take
+// is up to readBufferCap (128 KiB); what a slow peer's socket does not take
 // of it, gnet copies into its outbound buffer, one piece per element of
 // the write, each from a size-classed sync.Pool that the garbage collector
 // empties. Pieces of 256 KiB made a slow 2 MiB/s download grow the
