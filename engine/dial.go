@@ -49,7 +49,7 @@ func (l *loop) dial(b *pool.Backend) *backendConn {
 		return be
 	}
 	be.queued = true
-	l.dialQueue = append(l.dialQueue, be)
+	l.dialQueue.push(be)
 	l.waiting[b] = append(l.waiting[b], be)
 	return be
 }
@@ -85,12 +85,10 @@ func (l *loop) startDial(be *backendConn) {
 func (l *loop) dialDone(be *backendConn) {
 	l.dialing[be.b]--
 	l.dials--
-	for l.dials < maxDials && len(l.dialQueue) > 0 {
-		next := l.dialQueue[0]
-		l.dialQueue[0] = nil
-		l.dialQueue = l.dialQueue[1:]
-		if len(l.dialQueue) == 0 {
-			l.dialQueue = nil // let the array go after a burst
+	for l.dials < maxDials {
+		next, ok := l.dialQueue.pop()
+		if !ok {
+			break
 		}
 		if !next.queued {
 			continue // handed off, its entry was left behind

@@ -642,7 +642,7 @@ func TestE2EBurstOfNewClients(t *testing.T) {
 	for _, l := range loopsOf(s) {
 		done := make(chan string, 1)
 		_ = l.el.Execute(context.Background(), runnable(func() {
-			done <- fmt.Sprintf("dials %d, queued %d, waiting %d", l.dials, len(l.dialQueue), len(l.waiting))
+			done <- fmt.Sprintf("dials %d, queued %d, waiting %d", l.dials, l.dialQueue.len(), len(l.waiting))
 		}))
 		if got := recvWithin(t, done, 5*time.Second); got != "dials 0, queued 0, waiting 0" {
 			t.Errorf("after the burst: %s", got)

@@ -675,8 +675,8 @@ func loopProblems(t testing.TB, s *Server) string {
 			if len(l.gone) != 0 {
 				problems = append(problems, fmt.Sprintf("%d teardowns queued", len(l.gone)))
 			}
-			if r := &l.reopens; r.running != 0 || r.head != len(r.queue) {
-				problems = append(problems, fmt.Sprintf("%d reopens under way, %d waiting", r.running, len(r.queue)-r.head))
+			if r := &l.reopens; r.running != 0 || r.queue.len() != 0 {
+				problems = append(problems, fmt.Sprintf("%d reopens under way, %d waiting", r.running, r.queue.len()))
 			}
 			timers := 0
 			for _, be := range l.backends {

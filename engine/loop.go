@@ -42,7 +42,7 @@ type loop struct {
 	backends  []*backendConn                   // open, dialing or off the loop; busy or idle
 	dialing   map[*pool.Backend]int            // connects under way or queued; every backend with a conn here has a key
 	dials     int                              // connects started and not finished (at most maxDials)
-	dialQueue []*backendConn                   // connects waiting for one of those to finish, oldest first (dial.go)
+	dialQueue fifo[*backendConn]               // connects waiting for one of those to finish, oldest first (dial.go)
 	waiting   map[*pool.Backend][]*backendConn // the same, by backend, for hand-offs
 	wheel     wheel
 	nextSlow  int64 // when the next slow tick is due

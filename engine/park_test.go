@@ -410,7 +410,7 @@ func TestE2EReopenLineAtShutdown(t *testing.T) {
 		t.Fatalf("%d still parked", s.parked.Load())
 	}
 	var waiting int
-	onLoop(t, l, func() { waiting = len(l.reopens.queue) - l.reopens.head })
+	onLoop(t, l, func() { waiting = l.reopens.queue.len() })
 	if w := waiting; w != n {
 		t.Fatalf("%d reopens waiting, want %d", w, n)
 	}

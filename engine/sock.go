@@ -284,7 +284,7 @@ func (l *loop) reopen(s *sock, state any, failed func()) {
 	s.opens++
 	j := reopenJob{s: s, state: state, failed: failed, fd: fd, gen: s.opens}
 	if r := &l.reopens; r.running >= r.max {
-		r.queue = append(r.queue, j)
+		r.queue.push(j)
 		r.waited++
 		return
 	}
@@ -297,8 +297,7 @@ const maxReopens = 64
 // reopenLine is a loop's reopens: those under way, and those waiting.
 type reopenLine struct {
 	running int
-	queue   []reopenJob // waiting, from head on
-	head    int
+	queue   fifo[reopenJob]
 	max     int   // maxReopens (less in tests)
 	waited  int64 // reopens that waited their turn, since start
 }
@@ -338,28 +337,28 @@ func (l *loop) startReopen(j reopenJob) {
 func (l *loop) reopenEnded() {
 	r := &l.reopens
 	r.running--
-	for r.running < r.max && r.head < len(r.queue) {
-		j := r.queue[r.head]
-		r.queue[r.head] = reopenJob{}
-		r.head++
+	for r.running < r.max {
+		j, ok := r.queue.pop()
+		if !ok {
+			break
+		}
 		l.startReopen(j)
-	}
-	if r.head == len(r.queue) {
-		r.queue, r.head = r.queue[:0], 0
 	}
 }
 
 // closeWaitingReopens closes the descriptors of the reopens that never
 // started, once the engine has stopped.
 func (l *loop) closeWaitingReopens() {
-	r := &l.reopens
-	for _, j := range r.queue[r.head:] {
+	for {
+		j, ok := l.reopens.queue.pop()
+		if !ok {
+			return
+		}
 		_ = unix.Close(j.fd)
 		if j.s.st == sockReopening && j.s.opens == j.gen {
 			j.s.st = sockClosed
 		}
 	}
-	r.queue, r.head = nil, 0
 }
 
 // reenroll wraps a detached descriptor in a net.Conn and enrolls it on the
