@@ -244,6 +244,7 @@ type chaosResult struct {
 	reset    atomic.Int64 // connections the client reset on purpose
 	cutByW   atomic.Int64 // cuts whose reset the writer got (a clean EOF to the reader)
 	finMid   atomic.Int64 // requests whose body the client cut short with a FIN, answered right
+	srv      *Server      // for tunnelStates when a tunnel times out
 }
 
 func (r *chaosResult) fail(format string, args ...any) {
@@ -727,7 +728,7 @@ func chaosScenario(t *testing.T) {
 	}
 	t.Logf("chaos: high water %d, %d pre-dialed per backend, parked after %v idle", cfg.HighWater, cfg.ConnsPerBackend, cfg.ParkAfter)
 
-	res := &chaosResult{}
+	res := &chaosResult{srv: s}
 	clients := make(chan *chaosClient)
 	var wg sync.WaitGroup
 	for range parallel {
@@ -796,7 +797,11 @@ func (cc *chaosClient) runTunnel(addr string, res *chaosResult) {
 		_ = tc.Close()
 	}()
 	fail := func(format string, args ...any) {
-		res.fail("tunnel client %s (%s, slow=%v half=%v trickle=%v): %s", nc.LocalAddr(), p.path(), cc.slowRead, cc.halfShut, cc.trickle, fmt.Sprintf(format, args...))
+		msg := fmt.Sprintf(format, args...)
+		if strings.Contains(msg, "i/o timeout") && res.srv != nil {
+			msg += "; PILB's tunnels at that moment:" + tunnelStates(res.srv)
+		}
+		res.fail("tunnel client %s (%s, slow=%v half=%v trickle=%v): %s", nc.LocalAddr(), p.path(), cc.slowRead, cc.halfShut, cc.trickle, msg)
 	}
 	_ = nc.SetDeadline(time.Now().Add(3 * chaosReadDeadline))
 	if _, err := fmt.Fprintf(nc, "GET %s HTTP/1.1\r\nHost: chaos\r\nConnection: Upgrade\r\nUpgrade: chaos\r\n\r\n", p.path()); err != nil {
