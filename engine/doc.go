@@ -93,6 +93,11 @@
 //     descriptor, Enroll closes it and still reports success, without an
 //     OnOpen: a task queued after the result fails a socket still dialing
 //     or reopening (sock.go, enroll).
+//   - Engine.Stop drops the registrations still queued on a loop, and the
+//     enrolment waiting for one never ends: its goroutine and two
+//     descriptors of the socket leak. Every enrolment passes a gate
+//     (stopgate.go); Shutdown closes it, which refuses new ones, and waits
+//     for those under way before it stops the engine.
 //   - No way to register a socket whose connect is in progress (Enroll
 //     needs a connected net.Conn). Each connect is a goroutine that dials
 //     and enrolls; a loop runs at most maxDials of them, more wait in line

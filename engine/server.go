@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pilb-proxy/pilb/internal/gnetlog"
+	"github.com/pilb-proxy/pilb/pool"
 )
 
 // readBufferCap is the most gnet reads from one socket per readiness
@@ -58,6 +59,7 @@ type Server struct {
 	draining atomic.Bool
 	clients  atomic.Int64
 	kickOnce sync.Once
+	enrols   stopGate // the engine stops once no enrolment is under way (stopgate.go)
 
 	panics   atomic.Int64 // panics recovered on the loops (guard.go)
 	pauses   atomic.Int64 // sockets taken off a loop by flow control (pause.go)
@@ -180,6 +182,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+	// An enrolment under way when the loops stop would never end, and
+	// its descriptors would leak (stopgate.go).
+	if n := s.enrols.close(stopWait); n > 0 {
+		s.log.Warn("engine stopping with connections still being enrolled", "enrolments", n)
+	}
 	// Engine.Stop polls for the end every 500 ms; Serve returns the moment
 	// the engine is down, so wait for that instead.
 	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -249,20 +256,34 @@ func (s *Server) kickLoops() {
 		if err != nil {
 			continue // this loop starts on its first client instead
 		}
-		be := &backendConn{b: b, sock: sock{fd: -1}}
-		be.tm.be = be
-		b.ConnOpened()
-		ctx := gnet.NewNetConnContext(gnet.NewContext(context.Background(), be), nc)
-		ch, err := s.register(ctx) // ops: one caller of Engine.Register at a time (listener.go)
-		if err != nil {
-			_ = nc.Close()
-			b.ConnClosed()
+		if !s.kickLoop(b, nc) {
 			return
 		}
-		if res := <-ch; res.Err != nil {
-			b.ConnClosed()
-		}
 	}
+}
+
+// kickLoop registers nc, a connection to b, through the engine; false when
+// that failed and the kick is to stop.
+func (s *Server) kickLoop(b *pool.Backend, nc net.Conn) bool {
+	if !s.enrols.enter() {
+		_ = nc.Close()
+		return false
+	}
+	defer s.enrols.leave()
+	be := &backendConn{b: b, sock: sock{fd: -1}}
+	be.tm.be = be
+	b.ConnOpened()
+	ctx := gnet.NewNetConnContext(gnet.NewContext(context.Background(), be), nc)
+	ch, err := s.register(ctx) // ops: one caller of Engine.Register at a time (listener.go)
+	if err != nil {
+		_ = nc.Close()
+		b.ConnClosed()
+		return false
+	}
+	if res := <-ch; res.Err != nil {
+		b.ConnClosed()
+	}
+	return true
 }
 
 // loopOf returns the state of the loop c belongs to, creating it the first

@@ -387,6 +387,11 @@ func (l *loop) reenroll(state any, fd int) error {
 // (after any OnOpen of the enrolment), that their socket left its
 // dialing or reopening state.
 func (l *loop) enroll(state any, nc net.Conn) error {
+	if !l.srv.enrols.enter() {
+		_ = nc.Close()
+		return errStopping
+	}
+	defer l.srv.enrols.leave()
 	if a, ok := nc.RemoteAddr().(*net.TCPAddr); !ok || a == nil {
 		_ = nc.Close()
 		return errPeerGone
