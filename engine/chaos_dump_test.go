@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -54,7 +55,64 @@ func tunnelSockState(s *sock) string {
 	if fd >= 0 {
 		inq, _ := unix.IoctlGetInt(fd, unix.SIOCINQ)
 		outq, _ := unix.IoctlGetInt(fd, unix.SIOCOUTQ)
-		desc += fmt.Sprintf(", kernel in %d out %d", inq, outq)
+		desc += fmt.Sprintf(", fd %d, kernel in %d out %d, %s, polled by %s", fd, inq, outq, sockPorts(fd), epollsOf(fd))
 	}
 	return desc + ")"
+}
+
+// sockPorts gives fd's local and remote ports, and what the kernel says of
+// the connection both ways (/proc/net/tcp: state, send and receive
+// queues of each end, in hex), so that the peer's queues show too.
+func sockPorts(fd int) string {
+	la, err1 := unix.Getsockname(fd)
+	ra, err2 := unix.Getpeername(fd)
+	l4, ok1 := la.(*unix.SockaddrInet4)
+	r4, ok2 := ra.(*unix.SockaddrInet4)
+	if err1 != nil || err2 != nil || !ok1 || !ok2 {
+		return fmt.Sprintf("addresses unknown (%v, %v)", err1, err2)
+	}
+	desc := fmt.Sprintf("ports %d->%d", l4.Port, r4.Port)
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return desc
+	}
+	lp, rp := fmt.Sprintf(":%04X ", l4.Port), fmt.Sprintf(":%04X ", r4.Port)
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		loc, rem := f[1]+" ", f[2]+" "
+		if strings.HasSuffix(loc, lp) && strings.HasSuffix(rem, rp) || strings.HasSuffix(loc, rp) && strings.HasSuffix(rem, lp) {
+			desc += fmt.Sprintf(" [%s->%s st %s tx:rx %s]", f[1], f[2], f[3], f[4])
+		}
+	}
+	return desc
+}
+
+// epollsOf lists the epoll descriptors of this process that watch fd,
+// with the events each watches (/proc/self/fdinfo).
+func epollsOf(fd int) string {
+	ents, _ := os.ReadDir("/proc/self/fd")
+	var found []string
+	want := fmt.Sprintf("tfd: %8d ", fd)
+	for _, e := range ents {
+		target, _ := os.Readlink("/proc/self/fd/" + e.Name())
+		if target != "anon_inode:[eventpoll]" {
+			continue
+		}
+		info, err := os.ReadFile("/proc/self/fdinfo/" + e.Name())
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(info), "\n") {
+			if strings.HasPrefix(line, want) {
+				found = append(found, "epoll "+e.Name()+": "+strings.Join(strings.Fields(line)[2:4], " "))
+			}
+		}
+	}
+	if len(found) == 0 {
+		return "no epoll"
+	}
+	return strings.Join(found, ", ")
 }
