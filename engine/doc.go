@@ -93,8 +93,9 @@
 //     descriptor, Enroll closes it and still reports success, without an
 //     OnOpen: a task queued after the result fails a socket still dialing
 //     or reopening (sock.go, enroll).
-//   - Engine.Stop drops the registrations still queued on a loop, and the
-//     enrolment waiting for one never ends: its goroutine and two
+//   - Engine.Stop drops the registrations queued on a loop behind its stop
+//     task, and Enroll takes them until the loops have returned: the
+//     enrolment waiting for one never ends, and its goroutine and two
 //     descriptors of the socket leak. Every enrolment passes a gate
 //     (stopgate.go); Shutdown closes it, which refuses new ones, and waits
 //     for those under way before it stops the engine.

@@ -9,15 +9,18 @@ import (
 // An enrolment must not be under way when the engine stops.
 //
 // gnet's Enroll and Register hand the connection to a loop as a task and
-// wait in a worker goroutine for the loop to run it. Engine.Stop makes each
-// loop return at its next turn, and tasks still queued are dropped: the
-// worker then waits for ever, holding the caller's net.Conn and the
-// duplicate gnet made of it, two descriptors of one socket that nothing
-// closes (found by the chaos test: a dial refilling the pool as the
-// engine stopped). So the engine is stopped only once no enrolment is under
-// way: Shutdown closes the gate, which refuses new enrolments (their
-// socket is closed, and the failure goes back to the loop as any other),
-// and waits for those under way, which the loops, still running, finish.
+// wait in a worker goroutine for the loop to run it. Engine.Stop queues a
+// task that makes each loop return, and the tasks queued behind it are
+// dropped; Enroll still takes connections until the loops have returned.
+// A worker whose task was dropped waits for ever, holding the caller's
+// net.Conn and the duplicate gnet made of it: two descriptors of one
+// socket that nothing closes (the chaos test found them open after
+// Shutdown; a dial refilling the pool or a re-enrolment as the engine
+// stopped would each do it). So the engine is stopped only once no
+// enrolment is under way: Shutdown closes the gate, which refuses new
+// enrolments (their socket is closed, and the failure goes back to the
+// loop as any other), and waits for those under way, which the loops,
+// still running, finish.
 //
 // The accept loop's enrolments are settled by StopAccepting, which
 // Shutdown calls first (listener.go).
