@@ -46,10 +46,9 @@ func tunnelStates(s *Server) string {
 
 // tunnelSockState describes s for tunnelStates.
 func tunnelSockState(s *sock) string {
-	fd := s.fd
+	fd := s.fdNow()
 	desc := fmt.Sprintf("%v (eof %v, held %d, watched %v", s.st, s.eof, s.heldLen(), s.watched)
 	if s.st == sockOn {
-		fd = s.c.Fd()
 		desc += fmt.Sprintf(", gnet in %d out %d", s.c.InboundBuffered(), s.c.OutboundBuffered())
 	}
 	if fd >= 0 {

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net"
@@ -46,12 +45,7 @@ func TestE2EGracefulShutdown(t *testing.T) {
 		t.Fatal("slow request never reached the backend")
 	}
 
-	done := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		done <- s.Shutdown(ctx)
-	}()
+	done := shutdownAsync(s)
 
 	// The idle client is closed without a response.
 	idle.expectEOF()

@@ -583,6 +583,18 @@ func shutdownClean(t testing.TB, s *Server) {
 	}
 }
 
+// shutdownAsync starts s.Shutdown with a 10 s drain in the background and
+// returns its result.
+func shutdownAsync(s *Server) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		done <- s.Shutdown(ctx)
+	}()
+	return done
+}
+
 // childOf reports whether this process is the child runIsolated started
 // for t.
 func childOf(t *testing.T) bool { return os.Getenv(childEnv) == t.Name() }

@@ -124,12 +124,7 @@ func TestListenerModeMonitorWhileDraining(t *testing.T) {
 	s := startOnListener(t, cfg, listenTCP(t))
 	c := dialRaw(t, s.Addr())
 	expectStatus(t, c.roundTrip("GET", "GET /-/health HTTP/1.1\r\nHost: a\r\n\r\n"), 200)
-	done := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		done <- s.Shutdown(ctx)
-	}()
+	done := shutdownAsync(s)
 	if !eventually(5*time.Second, func() bool { ok, _ := s.Health(); return !ok }) {
 		t.Fatal("not draining")
 	}

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -94,12 +93,7 @@ func TestHealthWhileDraining(t *testing.T) {
 	c := dialRaw(t, s.Addr())
 	c.send("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
 	time.Sleep(50 * time.Millisecond)
-	done := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		done <- s.Shutdown(ctx)
-	}()
+	done := shutdownAsync(s)
 	if !eventually(5*time.Second, func() bool { ok, reason := s.Health(); return !ok && reason == "draining" }) {
 		t.Fatal("Health() does not say draining")
 	}
