@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"time"
 
@@ -41,7 +42,69 @@ func tunnelStates(s *Server) string {
 			fmt.Fprintf(&b, "\n\tloop %d: no answer in 5 s", i)
 		}
 	}
+	return b.String() + tcpStates(s)
+}
+
+// tcpStates adds what the kernel's TCP says of every tunnel socket of s
+// (ss -tinmoe: timers, windows, retransmissions, socket memory), twice a
+// second apart, and the counters of segments the kernel dropped, so that
+// a stall in TCP itself shows as such.
+func tcpStates(s *Server) string {
+	var ports []string
+	for _, l := range loopsOf(s) {
+		done := make(chan struct{})
+		if l.el.Execute(context.Background(), runnable(func() {
+			defer close(done)
+			for _, cl := range l.clients {
+				if cl.phase != cpTunnel {
+					continue
+				}
+				for _, sk := range []*sock{&cl.sock, sockOf(cl.be)} {
+					if sk == nil {
+						continue
+					}
+					if fd := sk.fdNow(); fd >= 0 {
+						if la, err := unix.Getsockname(fd); err == nil {
+							if l4, ok := la.(*unix.SockaddrInet4); ok {
+								ports = append(ports, fmt.Sprintf("sport = :%d or dport = :%d", l4.Port, l4.Port))
+							}
+						}
+					}
+				}
+			}
+		})) != nil {
+			continue
+		}
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+		}
+	}
+	if len(ports) == 0 {
+		return ""
+	}
+	filter := "( " + strings.Join(ports, " or ") + " )"
+	var b strings.Builder
+	for i := range 2 {
+		if i > 0 {
+			time.Sleep(time.Second)
+		}
+		out, err := exec.Command("ss", "-tinmoeH", "state", "all", filter).CombinedOutput()
+		fmt.Fprintf(&b, "\n\tss (sample %d, err %v):\n%s", i+1, err, out)
+	}
+	out, err := exec.Command("nstat", "-asz", "TcpExtTCPRcvQDrop", "TcpExtTCPZeroWindowDrop", "TcpExtTCPBacklogDrop",
+		"TcpExtTCPWinProbe", "TcpExtTCPRcvPruned", "TcpExtPruneCalled", "TcpExtTCPOFODrop", "TcpExtTCPWantZeroWindowAdv",
+		"TcpExtTCPToZeroWindowAdv", "TcpExtTCPFromZeroWindowAdv", "TcpRetransSegs", "TcpExtTCPTimeouts").CombinedOutput()
+	fmt.Fprintf(&b, "\tnstat (err %v):\n%s", err, out)
 	return b.String()
+}
+
+// sockOf is be's socket, or nil.
+func sockOf(be *backendConn) *sock {
+	if be == nil {
+		return nil
+	}
+	return &be.sock
 }
 
 // tunnelSockState describes s for tunnelStates.

@@ -399,7 +399,7 @@ func (cc *chaosClient) run(addr string, res *chaosResult) {
 			res.reset.Add(1)
 			return
 		}
-		if err == nil && cc.writeReset.Load() && closeDelimited(m) && len(m.body) < p.size {
+		if err == nil && cc.writeReset.Load() && closeDelimited(m, cc.method(p)) && len(m.body) < p.size {
 			// The end of this body may be the reset the writer got:
 			// judged as a cut (whose bytes must still be a prefix).
 			err = errResetToWriter
@@ -489,9 +489,12 @@ func (cc *chaosClient) wrote(err error) bool {
 
 var errResetToWriter = errors.New("clean EOF after the writer got a reset")
 
-// closeDelimited reports whether m's body ended with the connection.
-func closeDelimited(m *msg) bool {
-	return m != nil && !m.chunked && !m.has("Content-Length")
+// closeDelimited reports whether the body of m, the answer to a request
+// with method, ended with the connection. A response that has no body
+// (a 204 or 304, an answer to HEAD) ends with its head, not with the
+// connection, so a reset after it cannot have cut it.
+func closeDelimited(m *msg, method string) bool {
+	return m != nil && !m.chunked && !m.has("Content-Length") && !bodyless(method, m.status())
 }
 
 // slowReader reads a few KB at a time with pauses.
@@ -859,6 +862,32 @@ func (cc *chaosClient) runTunnel(addr string, res *chaosResult) {
 			fail("byte %q after the echo", b)
 		} else if isTimeout(err) {
 			fail("tunnel not closed after a half-close and the whole echo")
+		}
+	}
+}
+
+// TestCloseDelimited keeps the chaos checker from taking a bodyless
+// answer for a cut one: seed 906 once got a whole 204 judged as cut
+// because its client's writer had got a reset.
+func TestCloseDelimited(t *testing.T) {
+	for _, tc := range []struct {
+		head, method string
+		want         bool
+	}{
+		{"HTTP/1.1 200 OK\r\n", "GET", true},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n", "GET", false},
+		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n", "GET", false},
+		{"HTTP/1.1 200 OK\r\n", "HEAD", false},
+		{"HTTP/1.1 204 No Content\r\n", "GET", false},
+		{"HTTP/1.1 304 Not Modified\r\n", "GET", false},
+	} {
+		m, err := readHead(bufio.NewReader(strings.NewReader(tc.head + "\r\n")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.chunked = m.has("Transfer-Encoding")
+		if got := closeDelimited(m, tc.method); got != tc.want {
+			t.Errorf("%q to %s: close-delimited %v, want %v", tc.head, tc.method, got, tc.want)
 		}
 	}
 }

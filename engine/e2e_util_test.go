@@ -214,6 +214,12 @@ func readRequestBody(br *bufio.Reader, m *msg) error {
 	return nil
 }
 
+// bodyless reports whether a response with status st to a request with
+// method has no body, whatever its head says (RFC 9112 §6.3).
+func bodyless(method string, st int) bool {
+	return method == "HEAD" || st/100 == 1 || st == 204 || st == 304
+}
+
 // readResponse reads a response to a request with method, framed as RFC
 // 9112 §6.3 says: no body for HEAD, 1xx, 204 and 304; chunked; Content-
 // Length; otherwise until the server closes.
@@ -222,9 +228,8 @@ func readResponse(br *bufio.Reader, method string) (*msg, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := m.status()
 	switch {
-	case method == "HEAD" || st/100 == 1 || st == 204 || st == 304:
+	case bodyless(method, m.status()):
 	case m.has("Transfer-Encoding"):
 		if !strings.HasSuffix(strings.ToLower(m.get("Transfer-Encoding")), "chunked") {
 			m.body, err = io.ReadAll(br)
