@@ -220,9 +220,23 @@ func chaosWrite(c *bconn, b []byte, p *plan) bool {
 // chaosTunnel answers an upgrade and echoes the tunnel's bytes, reading
 // p.split at a time with p.pauseMs between reads (a slow reader makes
 // PILB pause the client), until the client's side ends.
+//
+// The tunnel's socket gets a receive buffer of a normal size first. The
+// first chaos backend listens with an 8 KiB SO_RCVBUF, so that request
+// bodies wait in PILB; on Linux 6.18 a megabyte stream into a buffer that
+// small can stall for tens of seconds with no proxy involved: the
+// receiver's window settles just below the sender's segment size, and
+// the sender then moves only on its zero-window probes (ss shows
+// timer:(persist) and snd_wnd < mss). With Go at both ends, 7 of 3,000
+// such echoes stalled past 20 s; none with the default buffer or with
+// the buffer grown once the connection is accepted, as here
+// (bench/reports/2026-11-30-rcvbuf-stall).
 func chaosTunnel(c *bconn, p *plan) {
 	if c.write(fmt.Sprintf("HTTP/1.1 101 Switching Protocols\r\nUpgrade: chaos\r\nConnection: Upgrade\r\nX-Id: %d\r\n\r\n", p.id)) != nil {
 		return
+	}
+	if tc, ok := c.Conn.(*net.TCPConn); ok {
+		_ = tc.SetReadBuffer(256 << 10)
 	}
 	buf := make([]byte, max(p.split, 1024))
 	for {

@@ -13,11 +13,13 @@ import (
 
 // tunnelStates describes, loop by loop, every client of s in a tunnel
 // and its backend connection: where each socket is, what PILB holds for
-// it, and what waits in the kernel's queues. A chaos tunnel that times
-// out adds it to its failure, taken at that moment, so that a stall says
-// which side it is waiting on.
+// it, what waits in the kernel's queues, and what TCP says of each
+// connection (tcpStates). A chaos tunnel that times out adds it to its
+// failure, taken at that moment, so that a stall says which side it is
+// waiting on.
 func tunnelStates(s *Server) string {
 	var b strings.Builder
+	var filters []string // ss filters for every tunnel connection
 	for i, l := range loopsOf(s) {
 		done := make(chan struct{})
 		err := l.el.Execute(context.Background(), runnable(func() {
@@ -27,8 +29,15 @@ func tunnelStates(s *Server) string {
 					continue
 				}
 				fmt.Fprintf(&b, "\n\tloop %d tunnel: client %s", i, tunnelSockState(&cl.sock))
+				socks := []*sock{&cl.sock}
 				if be := cl.be; be != nil {
 					fmt.Fprintf(&b, "; backend %v %s, write side shut %v", be.phase, tunnelSockState(&be.sock), be.sock.wrShut)
+					socks = append(socks, &be.sock)
+				}
+				for _, sk := range socks {
+					if f := connFilter(sk.fdNow()); f != "" {
+						filters = append(filters, f)
+					}
 				}
 			}
 		}))
@@ -42,69 +51,50 @@ func tunnelStates(s *Server) string {
 			fmt.Fprintf(&b, "\n\tloop %d: no answer in 5 s", i)
 		}
 	}
-	return b.String() + tcpStates(s)
+	return b.String() + tcpStates(filters)
 }
 
-// tcpStates adds what the kernel's TCP says of every tunnel socket of s
-// (ss -tinmoe: timers, windows, retransmissions, socket memory), twice a
-// second apart, and the counters of segments the kernel dropped, so that
-// a stall in TCP itself shows as such.
-func tcpStates(s *Server) string {
-	var ports []string
-	for _, l := range loopsOf(s) {
-		done := make(chan struct{})
-		if l.el.Execute(context.Background(), runnable(func() {
-			defer close(done)
-			for _, cl := range l.clients {
-				if cl.phase != cpTunnel {
-					continue
-				}
-				for _, sk := range []*sock{&cl.sock, sockOf(cl.be)} {
-					if sk == nil {
-						continue
-					}
-					if fd := sk.fdNow(); fd >= 0 {
-						if la, err := unix.Getsockname(fd); err == nil {
-							if l4, ok := la.(*unix.SockaddrInet4); ok {
-								ports = append(ports, fmt.Sprintf("sport = :%d or dport = :%d", l4.Port, l4.Port))
-							}
-						}
-					}
-				}
-			}
-		})) != nil {
-			continue
-		}
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-		}
-	}
-	if len(ports) == 0 {
+// tcpStates says what the kernel's TCP says of the connections filters
+// select (ss -tinmoe: timers, windows, retransmissions, socket memory),
+// twice a second apart, and gives the counters of segments the kernel
+// dropped, so that a stall in TCP itself shows as such.
+func tcpStates(filters []string) string {
+	if len(filters) == 0 {
 		return ""
 	}
-	filter := "( " + strings.Join(ports, " or ") + " )"
+	filter := "( " + strings.Join(filters, " or ") + " )"
 	var b strings.Builder
 	for i := range 2 {
 		if i > 0 {
 			time.Sleep(time.Second)
 		}
-		out, err := exec.Command("ss", "-tinmoeH", "state", "all", filter).CombinedOutput()
-		fmt.Fprintf(&b, "\n\tss (sample %d, err %v):\n%s", i+1, err, out)
+		out, err := exec.Command("ss", "-tinmoeHO", "state", "all", filter).CombinedOutput()
+		fmt.Fprintf(&b, "\n\tss (sample %d, err %v):", i+1, err)
+		for line := range strings.Lines(string(out)) {
+			fmt.Fprintf(&b, "\n\t%s", strings.Join(strings.Fields(line), " "))
+		}
 	}
 	out, err := exec.Command("nstat", "-asz", "TcpExtTCPRcvQDrop", "TcpExtTCPZeroWindowDrop", "TcpExtTCPBacklogDrop",
-		"TcpExtTCPWinProbe", "TcpExtTCPRcvPruned", "TcpExtPruneCalled", "TcpExtTCPOFODrop", "TcpExtTCPWantZeroWindowAdv",
-		"TcpExtTCPToZeroWindowAdv", "TcpExtTCPFromZeroWindowAdv", "TcpRetransSegs", "TcpExtTCPTimeouts").CombinedOutput()
-	fmt.Fprintf(&b, "\tnstat (err %v):\n%s", err, out)
+		"TcpExtTCPWinProbe", "TcpExtTCPOFODrop", "TcpRetransSegs", "TcpExtTCPTimeouts").CombinedOutput()
+	fmt.Fprintf(&b, "\n\tnstat (err %v):", err)
+	for line := range strings.Lines(string(out)) {
+		if f := strings.Fields(line); len(f) >= 2 {
+			fmt.Fprintf(&b, " %s %s", f[0], f[1])
+		}
+	}
 	return b.String()
 }
 
-// sockOf is be's socket, or nil.
-func sockOf(be *backendConn) *sock {
-	if be == nil {
-		return nil
+// connFilter is an ss filter for both ends of fd's connection, or "".
+func connFilter(fd int) string {
+	la, err1 := unix.Getsockname(fd)
+	ra, err2 := unix.Getpeername(fd)
+	l4, ok1 := la.(*unix.SockaddrInet4)
+	r4, ok2 := ra.(*unix.SockaddrInet4)
+	if err1 != nil || err2 != nil || !ok1 || !ok2 {
+		return ""
 	}
-	return &be.sock
+	return fmt.Sprintf("( sport = :%d and dport = :%d ) or ( sport = :%d and dport = :%d )", l4.Port, r4.Port, r4.Port, l4.Port)
 }
 
 // tunnelSockState describes s for tunnelStates.

@@ -558,7 +558,7 @@ func runIsolated(t *testing.T, d time.Duration) {
 		t.Fatalf("scenario still running after %v, killed: an event loop is stuck (child output:\n%s)", d, tail(out, 3000))
 	}
 	if err != nil {
-		t.Fatalf("scenario failed: %v\n%s", err, tail(out, 3000))
+		t.Fatalf("scenario failed: %v\n%s", err, tail(out, 20000))
 	}
 	// What the scenario said of itself (its seed, its counts), for -v.
 	for line := range strings.Lines(string(out)) {
