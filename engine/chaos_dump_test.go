@@ -87,14 +87,23 @@ func tcpStates(filters []string) string {
 
 // connFilter is an ss filter for both ends of fd's connection, or "".
 func connFilter(fd int) string {
+	lp, rp, err := connPorts(fd)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("( sport = :%d and dport = :%d ) or ( sport = :%d and dport = :%d )", lp, rp, rp, lp)
+}
+
+// connPorts gives the local and remote ports of fd's IPv4 connection.
+func connPorts(fd int) (local, remote int, err error) {
 	la, err1 := unix.Getsockname(fd)
 	ra, err2 := unix.Getpeername(fd)
 	l4, ok1 := la.(*unix.SockaddrInet4)
 	r4, ok2 := ra.(*unix.SockaddrInet4)
 	if err1 != nil || err2 != nil || !ok1 || !ok2 {
-		return ""
+		return 0, 0, fmt.Errorf("addresses unknown (%v, %v)", err1, err2)
 	}
-	return fmt.Sprintf("( sport = :%d and dport = :%d ) or ( sport = :%d and dport = :%d )", l4.Port, r4.Port, r4.Port, l4.Port)
+	return l4.Port, r4.Port, nil
 }
 
 // tunnelSockState describes s for tunnelStates.
@@ -116,19 +125,16 @@ func tunnelSockState(s *sock) string {
 // the connection both ways (/proc/net/tcp: state, send and receive
 // queues of each end, in hex), so that the peer's queues show too.
 func sockPorts(fd int) string {
-	la, err1 := unix.Getsockname(fd)
-	ra, err2 := unix.Getpeername(fd)
-	l4, ok1 := la.(*unix.SockaddrInet4)
-	r4, ok2 := ra.(*unix.SockaddrInet4)
-	if err1 != nil || err2 != nil || !ok1 || !ok2 {
-		return fmt.Sprintf("addresses unknown (%v, %v)", err1, err2)
+	lport, rport, err := connPorts(fd)
+	if err != nil {
+		return err.Error()
 	}
-	desc := fmt.Sprintf("ports %d->%d", l4.Port, r4.Port)
+	desc := fmt.Sprintf("ports %d->%d", lport, rport)
 	b, err := os.ReadFile("/proc/net/tcp")
 	if err != nil {
 		return desc
 	}
-	lp, rp := fmt.Sprintf(":%04X ", l4.Port), fmt.Sprintf(":%04X ", r4.Port)
+	lp, rp := fmt.Sprintf(":%04X ", lport), fmt.Sprintf(":%04X ", rport)
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Fields(line)
 		if len(f) < 5 {
