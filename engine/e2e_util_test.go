@@ -555,10 +555,10 @@ func runIsolated(t *testing.T, d time.Duration) {
 	cmd.Env = append(os.Environ(), childEnv+"="+t.Name())
 	out, err := cmd.CombinedOutput()
 	if ctx.Err() != nil {
-		t.Fatalf("scenario still running after %v, killed: an event loop is stuck (child output:\n%s)", d, tail(out, 3000))
+		t.Fatalf("scenario still running after %v, killed: an event loop is stuck (child output:\n%s)", d, tail(out, failTail))
 	}
 	if err != nil {
-		t.Fatalf("scenario failed: %v\n%s", err, tail(out, 20000))
+		t.Fatalf("scenario failed: %v\n%s", err, tail(out, failTail))
 	}
 	// What the scenario said of itself (its seed, its counts), for -v.
 	for line := range strings.Lines(string(out)) {
@@ -567,6 +567,10 @@ func runIsolated(t *testing.T, d time.Duration) {
 		}
 	}
 }
+
+// failTail is how much of an isolated scenario's output its failure
+// shows: enough for a chaos tunnel's dump (tunnelStates).
+const failTail = 20000
 
 // tail returns the last n bytes of b.
 func tail(b []byte, n int) []byte {
