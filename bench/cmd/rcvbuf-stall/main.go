@@ -18,6 +18,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -76,7 +77,7 @@ func main() {
 		}
 	}
 	lc := net.ListenConfig{Control: control(*rcvbuf)}
-	ln, err := lc.Listen(nil, "tcp", "127.0.0.1:0")
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		log.Fatal(err)
 	}
