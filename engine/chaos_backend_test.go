@@ -227,11 +227,9 @@ func chaosWrite(c *bconn, b []byte, p *plan) bool {
 // small can stall for tens of seconds with no proxy involved: the
 // receiver's window settles just below the sender's segment size, and
 // the sender then moves only on its zero-window probes (ss shows
-// timer:(persist) and snd_wnd < mss). With Go at both ends, 16 of 8,000
-// such echoes took over 5 s, most of them stuck until a 20 s deadline;
-// none of 8,000 with the default buffer, none of 8,000 with the buffer
-// grown once the connection is accepted, as here
-// (bench/reports/2026-11-30-rcvbuf-stall).
+// timer:(persist) and snd_wnd < mss). A buffer grown once the connection
+// is accepted, as here, does not stall (figures:
+// bench/reports/2026-11-30-rcvbuf-stall).
 func chaosTunnel(c *bconn, p *plan) {
 	if c.write(fmt.Sprintf("HTTP/1.1 101 Switching Protocols\r\nUpgrade: chaos\r\nConnection: Upgrade\r\nX-Id: %d\r\n\r\n", p.id)) != nil {
 		return

@@ -21,6 +21,11 @@ func tunnelStates(s *Server) string {
 	var b strings.Builder
 	var filters []string // ss filters for every tunnel connection
 	for i, l := range loopsOf(s) {
+		// The loop writes its part apart, kept only once it has answered,
+		// so that a loop answering after the 5 s wait touches nothing of
+		// the caller's.
+		var part strings.Builder
+		var fl []string
 		done := make(chan struct{})
 		err := l.el.Execute(context.Background(), runnable(func() {
 			defer close(done)
@@ -28,16 +33,11 @@ func tunnelStates(s *Server) string {
 				if cl.phase != cpTunnel {
 					continue
 				}
-				fmt.Fprintf(&b, "\n\tloop %d tunnel: client %s", i, tunnelSockState(&cl.sock))
-				socks := []*sock{&cl.sock}
+				fmt.Fprintf(&part, "\n\tloop %d tunnel: client %s", i, tunnelSockState(&cl.sock))
+				fl = appendConnFilter(fl, cl.sock.fdNow())
 				if be := cl.be; be != nil {
-					fmt.Fprintf(&b, "; backend %v %s, write side shut %v", be.phase, tunnelSockState(&be.sock), be.sock.wrShut)
-					socks = append(socks, &be.sock)
-				}
-				for _, sk := range socks {
-					if f := connFilter(sk.fdNow()); f != "" {
-						filters = append(filters, f)
-					}
+					fmt.Fprintf(&part, "; backend %v %s, write side shut %v", be.phase, tunnelSockState(&be.sock), be.sock.wrShut)
+					fl = appendConnFilter(fl, be.sock.fdNow())
 				}
 			}
 		}))
@@ -47,6 +47,8 @@ func tunnelStates(s *Server) string {
 		}
 		select {
 		case <-done:
+			b.WriteString(part.String())
+			filters = append(filters, fl...)
 		case <-time.After(5 * time.Second):
 			fmt.Fprintf(&b, "\n\tloop %d: no answer in 5 s", i)
 		}
@@ -85,13 +87,14 @@ func tcpStates(filters []string) string {
 	return b.String()
 }
 
-// connFilter is an ss filter for both ends of fd's connection, or "".
-func connFilter(fd int) string {
+// appendConnFilter appends to filters an ss filter for both ends of fd's
+// connection, if fd has one.
+func appendConnFilter(filters []string, fd int) []string {
 	lp, rp, err := connPorts(fd)
 	if err != nil {
-		return ""
+		return filters
 	}
-	return fmt.Sprintf("( sport = :%d and dport = :%d ) or ( sport = :%d and dport = :%d )", lp, rp, rp, lp)
+	return append(filters, fmt.Sprintf("( sport = :%d and dport = :%d ) or ( sport = :%d and dport = :%d )", lp, rp, rp, lp))
 }
 
 // connPorts gives the local and remote ports of fd's IPv4 connection.

@@ -53,12 +53,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "rcvbuf-stall: -pairs, -par, -split, -wmax and -size must be positive")
 		os.Exit(2)
 	}
-	setCC := func(fd int) error {
-		if *cc == "" {
-			return nil
-		}
-		return syscall.SetsockoptString(fd, syscall.IPPROTO_TCP, syscall.TCP_CONGESTION, *cc)
-	}
 	control := func(rcv int) func(string, string, syscall.RawConn) error {
 		return func(_, _ string, rc syscall.RawConn) error {
 			var serr error
@@ -66,8 +60,8 @@ func main() {
 				if rcv > 0 {
 					serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcv)
 				}
-				if serr == nil {
-					serr = setCC(int(fd))
+				if serr == nil && *cc != "" {
+					serr = syscall.SetsockoptString(int(fd), syscall.IPPROTO_TCP, syscall.TCP_CONGESTION, *cc)
 				}
 			})
 			if err != nil {
